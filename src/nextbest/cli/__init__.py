@@ -1,0 +1,1 @@
+"""Command-line shell: each module here with a ``register(app)`` adds its commands."""

@@ -1,0 +1,3 @@
+from nextbest.cli.main import main
+
+main()
