@@ -1,0 +1,242 @@
+"""The warehouse interface: append-only, versioned, batch-atomic analytical storage.
+
+Every backend (DuckDB now, Spark later) implements :class:`Warehouse` and
+:class:`BatchWriter`. Everything a caller *reads* is an Ibis expression (``ibis.Table``), so
+feature, segment and report logic is written once and compiled to whichever engine holds
+the data. Backend code is limited to what Ibis cannot express portably: table DDL, the
+atomic batch commit, row hashing and publication of a read-only copy.
+
+Callers ask a backend what it can do through :attr:`Warehouse.capabilities` rather than
+checking its class.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import ibis
+import pyarrow as pa
+
+from nextbest.warehouse.layout import LAYOUT, physical_table
+
+__all__ = ["BatchWriter", "Capabilities", "Warehouse"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a warehouse backend supports; ask this instead of ``isinstance``.
+
+    Attributes
+    ----------
+    atomic_batches:
+        A batch is committed by the storage engine as one transaction: a crash or an
+        exception inside ``batch()`` leaves nothing behind, so ``discard_batch`` is only a
+        safety net. When false the backend stages rows and callers must run
+        ``discard_batch`` for unfinished batches during recovery.
+    concurrent_readers:
+        Other processes may open the live warehouse while a writer has it open. False for
+        DuckDB (one process holds the file lock): serving processes read published copies.
+    publication:
+        ``publish()`` produces a read-only, versioned copy for serving processes.
+    read_only:
+        This handle was opened read-only; ``batch``, ``create_schema`` and ``publish``
+        raise.
+    """
+
+    atomic_batches: bool
+    concurrent_readers: bool
+    publication: bool
+    read_only: bool = False
+
+
+class BatchWriter(abc.ABC):
+    """Appends rows for one batch; obtained only from :meth:`Warehouse.batch`.
+
+    Rows appended through a writer become visible to other readers all at once when the
+    ``batch`` context exits normally, and never if it exits with an exception or the
+    process dies.
+    """
+
+    batch_id: str
+
+    @abc.abstractmethod
+    def append(self, table_name: str, data: pa.Table) -> int:
+        """Stage ``data`` as new rows of ``table_name`` in this batch.
+
+        Parameters
+        ----------
+        table_name:
+            A canonical table (``nextbest.domain.schema.TABLES``) or one of nextbest's own
+            tables (``quarantine``, ``dq_flag``).
+        data:
+            Columns named as the table's business columns (its warehouse columns without
+            the system columns). Missing optional columns are filled with nulls; values are
+            cast to the stored types (naive timestamps are read in the warehouse's time
+            zone). The writer adds the batch id, the load time and, for canonical tables,
+            ``_row_hash``.
+
+        Returns
+        -------
+        int
+            Number of rows appended.
+
+        Raises
+        ------
+        nextbest.errors.NextbestError
+            Unknown table or column, a missing required column, a value that cannot be
+            cast, or a column holding a direct identifier (``stored_in="vault"``), which the
+            warehouse never stores.
+        """
+
+    @abc.abstractmethod
+    def row_hashes(self, table_name: str, data: pa.Table) -> pa.Array:
+        """The ``_row_hash`` values :meth:`append` would store for ``data``, in row order.
+
+        Hashes cover the business columns only (not batch id or load time), so the same
+        record loaded twice has the same hash. They are lowercase letters only (no digits),
+        so identifier scans for digit runs never match them.
+        """
+
+    @abc.abstractmethod
+    def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
+        """True where a row with that hash is already stored or staged earlier in this batch.
+
+        Computed as one bulk join, linear in ``len(hashes)`` plus the table size.
+        """
+
+
+class Warehouse(abc.ABC):
+    """Analytical storage of bank-sourced history and read copies, as Ibis tables.
+
+    A warehouse is append-only: corrections arrive as new versions in a later batch and
+    :meth:`current` keeps the newest version per key. Use it as a context manager or call
+    :meth:`close`.
+    """
+
+    #: Backend name as used in ``Settings.warehouse_backend``.
+    name: str
+    capabilities: Capabilities
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_schema(self) -> None:
+        """Create every table of ``layout.LAYOUT`` that does not exist yet (idempotent)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection (and the file lock, for embedded backends)."""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- writing ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def batch(self, batch_id: str) -> AbstractContextManager[BatchWriter]:
+        """Open batch ``batch_id``: all appends inside commit together at exit, or not at all.
+
+        Raises
+        ------
+        nextbest.errors.NextbestError
+            If a batch is already open on this handle, the id was committed before, or the
+            handle is read-only.
+        """
+
+    @abc.abstractmethod
+    def has_batch(self, batch_id: str) -> bool:
+        """Whether any committed row in any table carries ``batch_id``."""
+
+    @abc.abstractmethod
+    def discard_batch(self, batch_id: str) -> int:
+        """Delete every row of ``batch_id`` (recovery only); returns the number deleted."""
+
+    # --- reading ---------------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend the expressions of this warehouse are bound to."""
+
+    def table(self, name: str) -> ibis.Table:
+        """All stored versions of table ``name``, system columns included."""
+        return self.backend.table(physical_table(name).name)
+
+    def current(self, name: str) -> ibis.Table:
+        """The newest version of each key of table ``name``.
+
+        Newest means the latest ``_loaded_at``; ties (two batches loaded in the same
+        instant) go to the greater ``_batch_id``. The result is a lazy Ibis expression.
+
+        Raises
+        ------
+        nextbest.errors.NextbestError
+            If the table has no key (``quarantine``, ``dq_flag``).
+        """
+        spec = physical_table(name)
+        spec.require_key()
+        t = self.table(name)
+        rank = ibis.row_number().over(
+            group_by=[t[k] for k in spec.key],
+            order_by=[t[spec.loaded_at_column].desc(), t[spec.batch_column].desc()],
+        )
+        return t.mutate(_version_rank=rank).filter(ibis._._version_rank == 0).drop("_version_rank")
+
+    def to_arrow(self, expr: ibis.Table) -> pa.Table:
+        """Execute ``expr`` on this warehouse and return the result as an Arrow table."""
+        return self.backend.to_pyarrow(expr)
+
+    def row_counts(self) -> dict[str, int]:
+        """Number of stored rows (all versions) of every table, by table name."""
+        counts = {}
+        for spec in LAYOUT:
+            counts[spec.name] = int(self.backend.to_pyarrow(self.table(spec.name).count()).as_py())
+        return counts
+
+    def keys_present(self, table: str, column: str, values: pa.Array) -> pa.BooleanArray:
+        """True where ``values[i]`` occurs in ``column`` of any stored row of ``table``.
+
+        For referential-integrity checks; one bulk semi-join, not a query per value. Rows
+        appended earlier in an open batch on this handle count as stored.
+        """
+        return _present(self, self.table(table)[column], values)
+
+    # --- publication -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def publish(self) -> Path:
+        """Write a versioned read-only copy for serving processes and make it current.
+
+        The pointer to the current copy is switched atomically after the copy is complete,
+        so readers see either the previous copy or the new one, never a partial one.
+
+        Returns
+        -------
+        Path
+            The new published copy.
+        """
+
+
+def _present(wh: Warehouse, stored: ibis.Column, values: pa.Array) -> pa.BooleanArray:
+    """Membership of ``values`` in ``stored`` by one semi-join against an Arrow memtable."""
+    import numpy as np
+
+    n = len(values)
+    if n == 0:
+        return pa.array([], type=pa.bool_())
+    probe = ibis.memtable(
+        pa.table({"_pos": pa.array(np.arange(n, dtype=np.int64)), "_value": values})
+    )
+    hits = probe.filter(probe._value.isin(stored)).select("_pos")
+    positions = wh.backend.to_pyarrow(hits).column("_pos").to_numpy()
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return pa.array(mask, type=pa.bool_())
