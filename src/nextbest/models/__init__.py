@@ -1,0 +1,1 @@
+"""Predictive models: evaluation, gradient-boosted tabular classifiers, reports and drift."""
