@@ -16,16 +16,26 @@ from nextbest.value.rfm import (
     score_rfm,
     value_matrix_segments,
 )
+from nextbest.value.summary import (
+    TIME_UNIT_DAYS,
+    PurchaseSummary,
+    calibration_summary,
+    summarize_purchase_days,
+)
 
 __all__ = [
+    "TIME_UNIT_DAYS",
     "ModelNotFittedError",
+    "PurchaseSummary",
     "RfmScores",
     "RfmSegment",
     "ValueInputError",
     "ValueMatrixSegment",
+    "calibration_summary",
     "grid_segments",
     "quantile_scores",
     "rfm_scores",
     "score_rfm",
+    "summarize_purchase_days",
     "value_matrix_segments",
 ]
