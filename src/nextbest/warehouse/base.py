@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -143,8 +144,19 @@ class Warehouse(abc.ABC):
 
     # --- writing ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def batch(self, batch_id: str) -> AbstractContextManager[BatchWriter]:
+    def batch(
+        self, batch_id: str, *, loaded_at: datetime | None = None
+    ) -> AbstractContextManager[BatchWriter]:
         """Open batch ``batch_id``: all appends inside commit together at exit, or not at all.
+
+        Parameters
+        ----------
+        batch_id:
+            Identifier written to every row of the batch; ties in :meth:`current` go to the
+            greater id, so ids should sort by time (e.g. ``20241123T101500-<suffix>``).
+        loaded_at:
+            The batch's load time stamped on every row; now (UTC) by default. Given only
+            when replaying history or in tests.
 
         Raises
         ------

@@ -1,0 +1,288 @@
+"""The embedded DuckDB warehouse: one file, one writing process, read-only published copies.
+
+Backend-specific parts only: DDL, the batch transaction, the row hash in SQL and the file
+copy for publication. Reads go through the Ibis expressions of :class:`Warehouse`.
+
+A batch is one DuckDB transaction. Appends go straight into the real tables inside it, so
+readers on this handle (``known_hashes``, ``keys_present``) see staged rows, and a crash
+leaves nothing: DuckDB replays only committed transactions from its write-ahead log and
+blocks written optimistically for a large uncommitted insert are never referenced.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import ibis
+import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
+
+from nextbest.errors import NextbestError
+from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
+from nextbest.warehouse.conform import conform
+from nextbest.warehouse.layout import LAYOUT, PhysicalTable, physical_table
+from nextbest.warehouse.publication import install_version
+
+__all__ = ["DuckDBWarehouse"]
+
+
+class WarehouseStateError(NextbestError):
+    """The warehouse handle cannot do this now (read-only, batch open, batch exists)."""
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _hash_sql(spec: PhysicalTable) -> str:
+    """SQL for the row hash over the business columns.
+
+    Each value is rendered as text (timestamps as epoch microseconds, so the session time
+    zone cannot change the hash), prefixed with its byte length so that no two different
+    rows concatenate to the same string, and a null is a distinct marker. MD5's hex digits
+    are mapped to letters so the hash never contains a digit run an identifier scan could
+    mistake for a phone or ID number.
+    """
+    parts = []
+    for column in spec.business_columns:
+        ref = _quote(column.name)
+        text = (
+            f"CAST(epoch_us({ref}) AS VARCHAR)"
+            if column.dtype == "timestamp"
+            else f"CAST({ref} AS VARCHAR)"
+        )
+        parts.append(
+            f"CASE WHEN {ref} IS NULL THEN '~' ELSE CAST(strlen({text}) AS VARCHAR) || ':' "
+            f"|| {text} END"
+        )
+    joined = " || '|' || ".join(parts)
+    return f"translate(md5({joined}), '0123456789', 'ghijklmnop')"
+
+
+class _DuckDBBatchWriter(BatchWriter):
+    def __init__(self, warehouse: DuckDBWarehouse, batch_id: str, loaded_at: datetime) -> None:
+        self.batch_id = batch_id
+        self.loaded_at = loaded_at
+        self._wh = warehouse
+        self._open = True
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise WarehouseStateError(f"batch {self.batch_id!r} is already closed")
+
+    def append(self, table_name: str, data: pa.Table) -> int:
+        self._check_open()
+        spec = physical_table(table_name)
+        rows = conform(spec, data, self._wh.timezone)
+        if rows.num_rows == 0:
+            return 0
+        columns = [c.name for c in spec.business_columns]
+        select = [_quote(c) for c in columns] + ["$batch_id", "$loaded_at"]
+        target = [*columns, spec.batch_column, spec.loaded_at_column]
+        if spec.hash_column is not None:
+            select.append(_hash_sql(spec))
+            target.append(spec.hash_column)
+        with self._wh._registered(rows) as view:
+            self._wh._con.execute(
+                f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, target))}) "
+                f"SELECT {', '.join(select)} FROM {view}",
+                {"batch_id": self.batch_id, "loaded_at": self.loaded_at},
+            )
+        return rows.num_rows
+
+    def row_hashes(self, table_name: str, data: pa.Table) -> pa.Array:
+        spec = physical_table(table_name)
+        if spec.hash_column is None:
+            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        rows = conform(spec, data, self._wh.timezone)
+        return self._wh._row_hashes(spec, rows)
+
+    def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
+        self._check_open()
+        spec = physical_table(table_name)
+        if spec.hash_column is None:
+            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        # Same transaction as the appends, so rows staged in this batch are included.
+        return _present(self._wh, self._wh.table(spec.name)[spec.hash_column], hashes)
+
+
+class DuckDBWarehouse(Warehouse):
+    """A warehouse in one DuckDB file.
+
+    Parameters
+    ----------
+    path:
+        The database file (created with its folder if missing, unless ``read_only``).
+    timezone:
+        The bank's time zone, set on the session so that dates of timestamps, day
+        truncation and rendering follow the bank's day boundaries.
+    read_only:
+        Open without the write lock (several processes may do this on a file no process
+        is writing, such as a published copy).
+    published_dir:
+        Where :meth:`publish` writes versions; ``None`` disables publishing.
+    keep_published:
+        Versions kept after each publish.
+    """
+
+    name = "duckdb"
+
+    def __init__(
+        self,
+        path: str | Path,
+        timezone: str = "Asia/Shanghai",
+        *,
+        read_only: bool = False,
+        published_dir: Path | None = None,
+        keep_published: int = 3,
+    ) -> None:
+        ZoneInfo(timezone)  # unknown zones fail here, not inside SQL
+        self.path = Path(path)
+        self.timezone = timezone
+        self.published_dir = published_dir
+        self.keep_published = keep_published
+        self.capabilities = Capabilities(
+            atomic_batches=True,
+            concurrent_readers=False,
+            publication=published_dir is not None,
+            read_only=read_only,
+        )
+        if read_only and not self.path.exists():
+            raise WarehouseStateError(f"{self.path}: no warehouse file to open read-only")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._ibis = ibis.duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WarehouseStateError(
+                f"{self.path}: cannot open the warehouse ({exc}); another process may be "
+                "writing it — serving processes should read the published copy"
+            ) from exc
+        self._con: duckdb.DuckDBPyConnection = self._ibis.con
+        # Ibis sets the session to UTC on connect; the bank's zone must be set after it.
+        self._con.execute(f"SET TimeZone = '{timezone}'")
+        self._batch: _DuckDBBatchWriter | None = None
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        return self._ibis
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._ibis.disconnect()
+
+    def _require_writable(self, action: str) -> None:
+        if self.capabilities.read_only:
+            raise WarehouseStateError(f"{self.path}: opened read-only, cannot {action}")
+        if self._batch is not None:
+            raise WarehouseStateError(
+                f"cannot {action} while batch {self._batch.batch_id!r} is open"
+            )
+
+    def create_schema(self) -> None:
+        self._require_writable("create the schema")
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            for spec in LAYOUT:
+                columns = ", ".join(
+                    f"{_quote(c.name)} {DuckDBType.to_string(c.ibis_type)}"
+                    + (" NOT NULL" if c.required else "")
+                    for c in spec.columns
+                )
+                self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(spec.name)} ({columns})")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    # --- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def batch(self, batch_id: str, *, loaded_at: datetime | None = None) -> Iterator[BatchWriter]:
+        self._require_writable(f"open batch {batch_id!r}")
+        if not batch_id:
+            raise WarehouseStateError("a batch needs a non-empty id")
+        if loaded_at is not None and loaded_at.tzinfo is None:
+            raise WarehouseStateError(f"batch {batch_id!r}: loaded_at must carry a time zone")
+        if self.has_batch(batch_id):
+            raise WarehouseStateError(f"batch {batch_id!r} is already committed")
+        writer = _DuckDBBatchWriter(self, batch_id, loaded_at or datetime.now(UTC))
+        self._con.execute("BEGIN TRANSACTION")
+        self._batch = writer
+        try:
+            yield writer
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        else:
+            self._con.execute("COMMIT")
+        finally:
+            writer._open = False
+            self._batch = None
+
+    def has_batch(self, batch_id: str) -> bool:
+        union = " UNION ALL ".join(
+            f"SELECT 1 FROM {_quote(s.name)} WHERE {_quote(s.batch_column)} = $id" for s in LAYOUT
+        )
+        found = self._con.execute(f"SELECT EXISTS ({union})", {"id": batch_id}).fetchone()
+        return bool(found and found[0])
+
+    def discard_batch(self, batch_id: str) -> int:
+        self._require_writable(f"discard batch {batch_id!r}")
+        deleted = 0
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            for spec in LAYOUT:
+                result = self._con.execute(
+                    f"DELETE FROM {_quote(spec.name)} WHERE {_quote(spec.batch_column)} = $id",
+                    {"id": batch_id},
+                ).fetchone()
+                deleted += int(result[0]) if result else 0
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+        return deleted
+
+    # --- helpers ---------------------------------------------------------------------------
+    @contextmanager
+    def _registered(self, data: pa.Table) -> Iterator[str]:
+        view = f"_nb_stage_{uuid.uuid4().hex}"
+        self._con.register(view, data)
+        try:
+            yield _quote(view)
+        finally:
+            self._con.unregister(view)
+
+    def _row_hashes(self, spec: PhysicalTable, rows: pa.Table) -> pa.Array:
+        positioned = rows.append_column("_nb_pos", pa.array(range(rows.num_rows), pa.int64()))
+        with self._registered(positioned) as view:
+            result = self._con.execute(
+                f"SELECT {_hash_sql(spec)} AS h FROM {view} ORDER BY _nb_pos"
+            ).to_arrow_table()
+        return result.column("h").combine_chunks()
+
+    # --- publication -----------------------------------------------------------------------
+    def publish(self) -> Path:
+        self._require_writable("publish")
+        if self.published_dir is None:
+            raise WarehouseStateError("publishing needs a published_dir")
+
+        def write_copy(target: Path) -> None:
+            # After a checkpoint the file alone holds every committed row and nothing else
+            # writes to it in this process until we return, so a byte copy is consistent.
+            self._con.execute("CHECKPOINT")
+            shutil.copyfile(self.path, target)
+
+        return install_version(
+            self.published_dir, write_copy, suffix=".duckdb", keep=self.keep_published
+        )
