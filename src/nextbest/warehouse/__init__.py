@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nextbest.warehouse import publication
 from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse
 from nextbest.warehouse.conform import VaultColumnError, WarehouseDataError
 from nextbest.warehouse.factory import BackendUnavailableError, open_published, open_warehouse
@@ -24,4 +25,5 @@ __all__ = [
     "open_published",
     "open_warehouse",
     "physical_table",
+    "publication",
 ]
