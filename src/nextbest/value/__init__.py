@@ -5,7 +5,13 @@ Pure maths over NumPy arrays and pandas frames; no storage or I/O here.
 
 from __future__ import annotations
 
+from nextbest.value.bgnbd import BetaGeoModel, BetaGeoParams, bgnbd_log_likelihood
 from nextbest.value.errors import ModelNotFittedError, ValueInputError
+from nextbest.value.gamma_gamma import (
+    GammaGammaModel,
+    GammaGammaParams,
+    gamma_gamma_log_likelihood,
+)
 from nextbest.value.rfm import (
     RfmScores,
     RfmSegment,
@@ -25,13 +31,19 @@ from nextbest.value.summary import (
 
 __all__ = [
     "TIME_UNIT_DAYS",
+    "BetaGeoModel",
+    "BetaGeoParams",
+    "GammaGammaModel",
+    "GammaGammaParams",
     "ModelNotFittedError",
     "PurchaseSummary",
     "RfmScores",
     "RfmSegment",
     "ValueInputError",
     "ValueMatrixSegment",
+    "bgnbd_log_likelihood",
     "calibration_summary",
+    "gamma_gamma_log_likelihood",
     "grid_segments",
     "quantile_scores",
     "rfm_scores",
