@@ -6,6 +6,17 @@ Pure maths over NumPy arrays and pandas frames; no storage or I/O here.
 from __future__ import annotations
 
 from nextbest.value.bgnbd import BetaGeoModel, BetaGeoParams, bgnbd_log_likelihood
+from nextbest.value.clv import (
+    DEFAULT_VALUE_TIERS,
+    TierSummary,
+    ValueTier,
+    assign_value_tiers,
+    bank_margin_clv,
+    credit_margin_rate,
+    predict_customer_value,
+    summarize_tiers,
+    transaction_clv,
+)
 from nextbest.value.errors import ModelNotFittedError, ValueInputError
 from nextbest.value.gamma_gamma import (
     GammaGammaModel,
@@ -30,6 +41,7 @@ from nextbest.value.summary import (
 )
 
 __all__ = [
+    "DEFAULT_VALUE_TIERS",
     "TIME_UNIT_DAYS",
     "BetaGeoModel",
     "BetaGeoParams",
@@ -39,15 +51,23 @@ __all__ = [
     "PurchaseSummary",
     "RfmScores",
     "RfmSegment",
+    "TierSummary",
     "ValueInputError",
     "ValueMatrixSegment",
+    "ValueTier",
+    "assign_value_tiers",
+    "bank_margin_clv",
     "bgnbd_log_likelihood",
     "calibration_summary",
+    "credit_margin_rate",
     "gamma_gamma_log_likelihood",
     "grid_segments",
+    "predict_customer_value",
     "quantile_scores",
     "rfm_scores",
     "score_rfm",
     "summarize_purchase_days",
+    "summarize_tiers",
+    "transaction_clv",
     "value_matrix_segments",
 ]
