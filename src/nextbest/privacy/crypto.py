@@ -13,8 +13,10 @@ only, so no token can ever look like a run of digits to an identifier scan.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,8 +31,10 @@ __all__ = [
     "HEX_TO_LETTERS",
     "BlindIndexKind",
     "DecryptionError",
+    "KeyedHasher",
     "WrappedKey",
     "blind_index",
+    "blind_indexes",
     "decrypt",
     "encrypt",
     "keyed_token",
@@ -62,6 +66,36 @@ class WrappedKey:
 def keyed_token(key: bytes, message: bytes) -> str:
     """HMAC-SHA256 of ``message`` truncated to 128 bits, as 32 letters ``a``–``p``."""
     return hmac.digest(key, message, "sha256")[:16].hex().translate(HEX_TO_LETTERS)
+
+
+class KeyedHasher:
+    """HMAC-SHA256 with a fixed key (and message prefix), for many messages in a loop.
+
+    Equal to ``hmac.digest(key, prefix + message, "sha256")``, about twice as fast: the
+    SHA-256 states after the padded key (and the prefix) are computed once and copied.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes, prefix: bytes = b"") -> None:
+        block = 64  # SHA-256 block size (RFC 2104)
+        if len(key) > block:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._inner.update(prefix)
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def token(self, message: bytes) -> str:
+        """Like :func:`keyed_token`: 128 bits as 32 letters ``a``–``p``."""
+        return self.digest(message)[:16].hex().translate(HEX_TO_LETTERS)
 
 
 def new_data_key() -> bytes:
@@ -149,3 +183,11 @@ def blind_index(keyring: KeyRing, kind: BlindIndexKind, value: str) -> str:
     """
     canonical = normalise_for_index(kind, value)
     return keyed_token(keyring.blind_index_key, f"{kind}|{canonical}".encode())
+
+
+def blind_indexes(
+    keyring: KeyRing, kind: BlindIndexKind, values: Iterable[str | None]
+) -> list[str | None]:
+    """:func:`blind_index` of many values (``None`` and empty stay ``None``), faster."""
+    hasher = KeyedHasher(keyring.blind_index_key, f"{kind}|".encode())
+    return [hasher.token(normalise_for_index(kind, v).encode()) if v else None for v in values]

@@ -12,14 +12,13 @@ transaction files repeat the same account and customer ids many times.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nextbest.privacy.crypto import HEX_TO_LETTERS
+from nextbest.privacy.crypto import HEX_TO_LETTERS, KeyedHasher
 from nextbest.privacy.keys import KeyRing
 
 __all__ = [
@@ -99,28 +98,14 @@ def pseudonymise(
 def _tokens(key: bytes, prefix: bytes, values: pa.Array) -> pa.Array:
     """HMAC tokens of ``prefix + value`` for each (non-null) value, as a string array.
 
-    Equal to :func:`pseudonym` but about four times faster: HMAC is computed from SHA-256
-    states pre-loaded with the padded key (and the message prefix) that are copied per value,
-    and the hex/letter rendering happens once over the whole buffer.
+    Equal to :func:`pseudonym` but several times faster: HMAC runs from pre-keyed SHA-256
+    states (:class:`KeyedHasher`), and the hex/letter rendering happens once over the whole
+    buffer instead of per value.
     """
-    block = 64  # SHA-256 block size (RFC 2104)
-    if len(key) > block:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(block, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(prefix)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    copy_inner, copy_outer = inner.copy, outer.copy
-    digests = []
-    append = digests.append
-    # The tight loop is the cost centre: local names only, no per-row allocation beyond
-    # the two hash states.
-    for value in pc.cast(values, pa.binary()).to_pylist():
-        state = copy_inner()
-        state.update(value)
-        final = copy_outer()
-        final.update(state.digest())
-        append(final.digest()[:16])
+    hasher = KeyedHasher(key, prefix)
+    digest = hasher.digest
+    # The tight loop is the cost centre: one bound method, no per-row allocation beyond it.
+    digests = [digest(value)[:16] for value in pc.cast(values, pa.binary()).to_pylist()]
     count = len(digests)
     rendered = b"".join(digests).hex().encode("ascii").translate(_HEX_TO_LETTER_BYTES)
     offsets = np.arange(0, _TOKEN_CHARS * (count + 1), _TOKEN_CHARS, dtype=np.int32)
