@@ -157,3 +157,10 @@ def test_bad_summaries_are_rejected_with_the_row() -> None:
         BetaGeoModel().fit([], [], [])
     with pytest.raises(ValueInputError, match="t must be finite"):
         _published_model().expected_purchases(-1.0, [1], [1.0], [2.0])
+
+
+def test_unidentified_fit_is_reported_not_converged() -> None:
+    # Five customers and no sign of dropout: the likelihood keeps rising towards a → 0.
+    model = BetaGeoModel().fit([2, 1, 0, 1, 3], [59.0, 75.0, 0.0, 7.0, 85.0], [89, 86, 49, 71, 88])
+    assert not model.converged_
+    assert "search bound" in model.convergence_message_

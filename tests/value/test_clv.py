@@ -206,3 +206,18 @@ def test_predict_customer_value_on_cdnow(shared_dir: Path) -> None:
     # Customer 1 (x = 2, t_x = 30.43): a year's purchases, alive probability as FHL.
     assert out.loc[1, "probability_alive"] == pytest.approx(0.7266, abs=2e-3)
     assert out.loc[1, "expected_purchases"] > bgnbd.expected_purchases(39, [2], [30.43], [38.86])[0]
+
+
+def test_degenerate_fits_give_a_clear_error_instead_of_nan_values() -> None:
+    summary = pd.DataFrame(
+        {
+            "frequency": [2.0, 1, 0, 1, 3],
+            "recency": [59.0, 75, 0, 7, 85],
+            "T": [89.0, 86, 49, 71, 88],
+            "monetary_value": [10.5, 45, 0, 25, 9],
+        }
+    )
+    bgnbd = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    gamma_gamma = GammaGammaModel().fit(summary["frequency"], summary["monetary_value"])
+    with pytest.raises(ValueInputError, match="not finite; the fits are degenerate"):
+        predict_customer_value(summary, bgnbd, gamma_gamma, time_unit="days")

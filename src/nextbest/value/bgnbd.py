@@ -119,7 +119,9 @@ class BetaGeoModel(BaseEstimator):
     n_customers_ : int
         Number of customers fitted.
     converged_ : bool
-        Whether the optimiser reported success.
+        Whether the optimiser reported success at an interior point.
+    convergence_message_ : str
+        The optimiser's message, or why the fit is not trusted.
 
     Examples
     --------
@@ -155,6 +157,7 @@ class BetaGeoModel(BaseEstimator):
         self.log_likelihood_ = result.log_likelihood
         self.n_customers_ = len(x)
         self.converged_ = result.converged
+        self.convergence_message_ = result.message
         return self
 
     @property

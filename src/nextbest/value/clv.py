@@ -383,6 +383,13 @@ def predict_customer_value(
         margin=margin,
         unit_days=unit_days,
     )
+    if not np.all(np.isfinite(clv)):
+        row = int(np.flatnonzero(~np.isfinite(clv))[0])
+        raise ValueInputError(
+            f"predict_customer_value: CLV of customer {summary.index[row]!r} is not finite; "
+            f"the fits are degenerate (BG/NBD: {getattr(bgnbd, 'convergence_message_', '?')}; "
+            f"Gamma-Gamma: {getattr(gamma_gamma, 'convergence_message_', '?')})"
+        )
     horizon = horizon_months * MONTH_DAYS / unit_days
     tier = assign_value_tiers(clv, summary.index.to_numpy(), tiers)
     labels = {t.code: t for t in tiers}

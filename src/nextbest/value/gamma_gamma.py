@@ -87,7 +87,9 @@ class GammaGammaModel(BaseEstimator):
     n_customers_ : int
         Number of repeat buyers fitted (rows with ``frequency > 0``).
     converged_ : bool
-        Whether the optimiser reported success.
+        Whether the optimiser reported success at an interior point.
+    convergence_message_ : str
+        The optimiser's message, or why the fit is not trusted.
     """
 
     def __init__(self, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 5000) -> None:
@@ -120,6 +122,7 @@ class GammaGammaModel(BaseEstimator):
         self.log_likelihood_ = result.log_likelihood
         self.n_customers_ = len(x)
         self.converged_ = result.converged
+        self.convergence_message_ = result.message
         return self
 
     @property
