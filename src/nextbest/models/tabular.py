@@ -245,8 +245,10 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         for name in frame.columns:
             column = frame[name]
             if name in self.categories_:
-                values = column.astype("object").where(column.notna(), None)
-                out[name] = pd.Categorical(values, categories=self.categories_[name])
+                levels = self.categories_[name]
+                # Unseen (or capped-away) levels become missing before coding.
+                values = column.astype("object").where(column.isin(levels), None)
+                out[name] = pd.Categorical(values, categories=levels)
             elif pd.api.types.is_bool_dtype(column.dtype):
                 out[name] = column.astype("float64")
             elif pd.api.types.is_datetime64_any_dtype(column.dtype):
