@@ -222,6 +222,15 @@ class Warehouse(abc.ABC):
         """
         return _present(self, self.table(table)[column], values)
 
+    def _release_memtable(self, memtable: ibis.Table) -> None:
+        """Free an in-memory table once its query has run.
+
+        Ibis keeps memtables registered until the interpreter exits; an ingestion that
+        probes millions of hashes chunk by chunk would otherwise hold every chunk. Backends
+        that register memtables override this.
+        """
+        return None  # nothing registered by default
+
     # --- publication -----------------------------------------------------------------------
     @abc.abstractmethod
     def publish(self) -> Path:
@@ -248,7 +257,10 @@ def _present(wh: Warehouse, stored: ibis.Column, values: pa.Array) -> pa.Boolean
         pa.table({"_pos": pa.array(np.arange(n, dtype=np.int64)), "_value": values})
     )
     hits = probe.filter(probe._value.isin(stored)).select("_pos")
-    positions = wh.backend.to_pyarrow(hits).column("_pos").to_numpy()
+    try:
+        positions = wh.backend.to_pyarrow(hits).column("_pos").to_numpy()
+    finally:
+        wh._release_memtable(probe)
     mask = np.zeros(n, dtype=bool)
     mask[positions] = True
     return pa.array(mask, type=pa.bool_())

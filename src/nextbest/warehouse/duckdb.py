@@ -242,6 +242,9 @@ class DuckDBWarehouse(Warehouse):
         self._con.execute("COMMIT")
         return deleted
 
+    def _release_memtable(self, memtable: ibis.Table) -> None:
+        self._con.unregister(memtable.op().name)
+
     # --- helpers ---------------------------------------------------------------------------
     @contextmanager
     def _registered(self, data: pa.Table) -> Iterator[str]:
