@@ -55,8 +55,8 @@ def test_fit_on_our_own_summary_of_the_raw_log_gives_the_same(shared_dir: Path) 
 
 
 def test_published_conditional_expectation_for_one_customer() -> None:
-    # Fader, Hardie & Lee's Excel note: x = 2, t_x = 30.43, T = 38.86 expects 1.226
-    # purchases in the next 39 weeks.
+    # Fader, Hardie & Lee's Excel implementation note (as recalled; see docs/clv.md): x = 2,
+    # t_x = 30.43, T = 38.86 expects 1.226 purchases in the next 39 weeks.
     model = _published_model()
     expected = model.expected_purchases(39, [2], [30.43], [38.86])
     assert expected[0] == pytest.approx(1.226, abs=5e-4)
