@@ -120,7 +120,12 @@ def _sy(y: float, lo: float, hi: float) -> float:
 
 
 def _frame(
-    title: str, xlabel: str, ylabel: str, xr: tuple[float, float], yr: tuple[float, float]
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    xr: tuple[float, float],
+    yr: tuple[float, float],
+    xticks: Sequence[float] | None = None,
 ) -> list[str]:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
@@ -129,11 +134,13 @@ def _frame(
         f'<rect x="{_PAD}" y="{0.6 * _PAD}" width="{_W - 1.5 * _PAD}" '
         f'height="{_H - 1.6 * _PAD}" class="plot"/>',
     ]
-    for i in range(5):
-        fx = xr[0] + (xr[1] - xr[0]) * i / 4
-        fy = yr[0] + (yr[1] - yr[0]) * i / 4
-        x, y = _sx(fx, *xr), _sy(fy, *yr)
+    ticks = xticks if xticks is not None else [xr[0] + (xr[1] - xr[0]) * i / 4 for i in range(5)]
+    for fx in ticks:
+        x = _sx(fx, *xr)
         parts.append(f'<text x="{x:.1f}" y="{_H - _PAD + 14}" text-anchor="middle">{fx:.2g}</text>')
+    for i in range(5):
+        fy = yr[0] + (yr[1] - yr[0]) * i / 4
+        y = _sy(fy, *yr)
         parts.append(f'<text x="{_PAD - 4}" y="{y + 4:.1f}" text-anchor="end">{fy:.2g}</text>')
         parts.append(
             f'<line x1="{_PAD}" x2="{_W - _PAD / 2}" y1="{y:.1f}" y2="{y:.1f}" class="g"/>'
@@ -204,7 +211,14 @@ def _line_chart(
 def _lift_bars(title: str, series: Sequence[tuple[str, Sequence[float]]]) -> str:
     top = max([max(v) for _, v in series] + [1.0]) * 1.1
     n_bins = max(len(v) for _, v in series)
-    parts = _frame(title, "decile (1 = highest scores)", "lift", (0.5, n_bins + 0.5), (0, top))
+    parts = _frame(
+        title,
+        "decile (1 = highest scores)",
+        "lift",
+        (0.5, n_bins + 0.5),
+        (0, top),
+        xticks=list(range(1, n_bins + 1)),
+    )
     width = (_W - 1.5 * _PAD) / n_bins / (len(series) + 1)
     for s, (_, values) in enumerate(series):
         colour = _PALETTE[s % len(_PALETTE)]
