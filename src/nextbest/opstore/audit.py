@@ -163,7 +163,7 @@ class AuditTrail:
             query = query.where(AuditLog.subject_id == subject_id)
         if action is not None:
             query = query.where(AuditLog.action == action)
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             return [
                 AuditEntry(
                     r.seq, r.occurred_at, r.actor, r.action, r.subject_type, r.subject_id, r.detail
@@ -177,7 +177,7 @@ class AuditTrail:
         expected_seq = 1
         prev_mac = GENESIS
         count = 0
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             rows = s.execute(select(AuditLog).order_by(AuditLog.seq)).scalars()
             for row in rows:
                 count += 1

@@ -139,7 +139,7 @@ class BatchLedger:
             return BatchRecord.from_row(row)
 
     def get(self, batch_id: str, *, session: Session | None = None) -> BatchRecord | None:
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             row = s.get(IngestBatch, batch_id)
             return None if row is None else BatchRecord.from_row(row)
 
@@ -147,7 +147,7 @@ class BatchLedger:
         self, checksum: str, *, session: Session | None = None
     ) -> BatchRecord | None:
         """The latest committed batch whose input had this checksum, if any."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             row = s.scalars(
                 select(IngestBatch)
                 .where(IngestBatch.checksum == checksum, IngestBatch.status == "committed")
@@ -197,7 +197,7 @@ class BatchLedger:
 
     def unfinished(self, *, session: Session | None = None) -> list[BatchRecord]:
         """Batches still ``started`` (interrupted runs that recovery must clean up)."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             rows = s.scalars(
                 select(IngestBatch)
                 .where(IngestBatch.status == "started")
@@ -207,7 +207,7 @@ class BatchLedger:
 
     def recent(self, n: int = 10, *, session: Session | None = None) -> list[BatchRecord]:
         """The ``n`` most recently started batches, newest first."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             rows = s.scalars(
                 select(IngestBatch)
                 .order_by(IngestBatch.started_at.desc(), IngestBatch.batch_id.desc())

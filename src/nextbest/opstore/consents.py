@@ -123,7 +123,7 @@ class ConsentLedger:
             .where(Consent.customer_key == customer_key)
             .subquery()
         )
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             rows = s.execute(
                 select(ranked)
                 .where(ranked.c.rank == 1)
@@ -145,7 +145,7 @@ class ConsentLedger:
         self, customer_key: str, purpose: str, channel: str, *, session: Session | None = None
     ) -> ConsentState | None:
         """The effective state for one channel (its own events and the ``all`` events)."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             row = s.scalars(
                 select(Consent)
                 .where(
@@ -173,7 +173,7 @@ class ConsentLedger:
         """Which customers have an effective grant for ``purpose`` on ``channel`` (bulk)."""
         keys = list(dict.fromkeys(customer_keys))
         granted: set[str] = set()
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 ranked = (

@@ -113,7 +113,7 @@ class MatchQueue:
             query = query.where(MatchCandidate.status == status)
         if batch_id is not None:
             query = query.where(MatchCandidate.batch_id == batch_id)
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             return [MatchCandidateRecord.from_row(r) for r in s.scalars(query)]
 
     def resolve(

@@ -27,6 +27,7 @@ __all__ = ["OperationalStore", "OperationalStoreError", "open_opstore"]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant works; it only has to be the same for every nextbest process.
 _MIGRATION_LOCK_ID = 0x6E657874
+_READONLY_OPTION = "nextbest_readonly"
 
 
 class OperationalStoreError(NextbestError):
@@ -48,9 +49,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock at the start: two writers queue on busy_timeout
-        # instead of one failing later with "database is locked" when it upgrades its lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers BEGIN IMMEDIATE, taking the write lock at the start: two writers queue on
+        # busy_timeout instead of one failing later with "database is locked" when it
+        # upgrades a read lock. Read-only sessions BEGIN DEFERRED and, thanks to WAL, never
+        # wait for a writer.
+        if connection.get_execution_options().get(_READONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class OperationalStore:
@@ -81,14 +87,22 @@ class OperationalStore:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{_READONLY_OPTION: True}), expire_on_commit=False
+        )
 
     def __repr__(self) -> str:
         return f"OperationalStore({make_url(self.url).render_as_string(hide_password=True)!r})"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on an exception."""
-        with self._sessions.begin() as session:
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on an exception.
+
+        ``readonly=True`` promises not to write; on SQLite such a session does not take the
+        write lock, so it runs while another process writes (it sees the last commit).
+        """
+        factory = self._read_sessions if readonly else self._sessions
+        with factory.begin() as session:
             yield session
 
     def migrate(self) -> str:

@@ -13,10 +13,12 @@ __all__ = ["in_transaction"]
 
 
 @contextmanager
-def in_transaction(store: OperationalStore, session: Session | None) -> Iterator[Session]:
+def in_transaction(
+    store: OperationalStore, session: Session | None, *, readonly: bool = False
+) -> Iterator[Session]:
     """Yield ``session`` unchanged (the caller commits), or a new one committed at exit."""
     if session is not None:
         yield session
         return
-    with store.session() as own:
+    with store.session(readonly=readonly) as own:
         yield own

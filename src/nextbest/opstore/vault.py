@@ -284,7 +284,7 @@ class PiiVault:
 
     def pending_batch_ids(self, *, session: Session | None = None) -> set[str]:
         """Batches that still have pending vault versions (recovery looks at these)."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             return set(
                 s.scalars(
                     select(VaultEntry.batch_id).where(VaultEntry.state == "pending").distinct()
@@ -296,7 +296,7 @@ class PiiVault:
         self, customer_keys: Iterable[str], *, session: Session | None = None
     ) -> set[str]:
         """Which of ``customer_keys`` were erased."""
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             return self._tombstoned(s, list(customer_keys))
 
     @staticmethod
@@ -334,7 +334,7 @@ class PiiVault:
                 by_token.setdefault(blind_index(self.keyring, kind, value), []).append(value)
         matches: dict[str, set[str]] = {}
         tokens = list(by_token)
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             for chunk in _chunks(tokens):
                 for token, customer in s.execute(
                     select(column, VaultEntry.customer_key).where(
@@ -419,7 +419,7 @@ class PiiVault:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def on_legal_hold(self, customer_key: str, *, session: Session | None = None) -> bool:
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             return self._held(s, customer_key)
 
     @staticmethod
@@ -482,7 +482,7 @@ class PiiVault:
             return Tombstone(customer_key, tombstone.erased_at, reason, actor)
 
     def tombstone(self, customer_key: str, *, session: Session | None = None) -> Tombstone | None:
-        with in_transaction(self.store, session) as s:
+        with in_transaction(self.store, session, readonly=True) as s:
             row = s.get(VaultTombstone, customer_key)
             return (
                 None
