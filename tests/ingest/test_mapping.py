@@ -90,3 +90,11 @@ def test_worked_example_in_docs_is_a_valid_mapping() -> None:
     m = parse_mapping(yaml.safe_load(block), "docs/mapping.md")
     assert m.link("account_owner").where == {"type": "OWNER"}
     assert [f.target for f in m.files] == ["customer", "account", "transaction"]
+
+
+def test_unknown_canonical_code_is_a_mapping_error() -> None:
+    data = _base()
+    data["files"][0]["columns"]["gender"]["codes"] = {1: "male", 2: "F"}
+    with pytest.raises(MappingError) as info:
+        parse_mapping(data, "m.yaml")
+    assert "files[0] (clients).columns.gender.codes.1: unknown code 'male'" in str(info.value)

@@ -306,6 +306,7 @@ class Mapping(_Strict):
                         f"{where}.columns.{col}: table {f.target} has no column {col!r}"
                     )
                     continue
+                problems.extend(_enum_problems(f"{where}.columns.{col}", canonical, col, spec))
                 if spec.link is not None and spec.link not in link_names:
                     problems.append(f"{where}.columns.{col}.link: no link named {spec.link!r}")
                 if col in ("customer_key", "account_key") and spec.pseudonymise is None:
@@ -339,6 +340,27 @@ class Mapping(_Strict):
 
     def link(self, name: str) -> LinkSpec:
         return next(link for link in self.links if link.name == name)
+
+
+def _enum_problems(where: str, canonical: Table, name: str, spec: ColumnSpec) -> list[str]:
+    """Canonical values a mapping writes into an enumerated column must be members."""
+    enum = canonical.column(name).enum
+    if enum is None:
+        return []
+    allowed = {m.value for m in enum}
+    given: list[tuple[str, Any]] = []
+    if spec.codes:
+        given += [(f"codes.{k}", v) for k, v in spec.codes.items()]
+    for option in ("default", "constant", "negative", "positive"):
+        value = getattr(spec, option)
+        if value is not None:
+            given.append((option, value))
+    return [
+        f"{where}.{path}: unknown code {value!r} for {canonical.name}.{name}; "
+        f"allowed: {sorted(allowed)}"
+        for path, value in given
+        if str(value) not in allowed
+    ]
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:

@@ -1,0 +1,1 @@
+"""Sample data for demos and tests: a small deterministic bank export and its mapping."""
