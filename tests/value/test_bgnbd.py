@@ -163,4 +163,17 @@ def test_unidentified_fit_is_reported_not_converged() -> None:
     # Five customers and no sign of dropout: the likelihood keeps rising towards a → 0.
     model = BetaGeoModel().fit([2, 1, 0, 1, 3], [59.0, 75.0, 0.0, 7.0, 85.0], [89, 86, 49, 71, 88])
     assert not model.converged_
-    assert "search bound" in model.convergence_message_
+    assert "plausible range" in model.convergence_message_
+
+
+def test_analytic_gradient_matches_finite_differences(cdnow: pd.DataFrame) -> None:
+    from scipy.optimize import approx_fprime
+
+    from nextbest.value.bgnbd import bgnbd_log_likelihood_gradient
+
+    x, t_x, T = (cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    for point in ([0.3, 5.0, 0.9, 2.0], [1.5, 0.5, 3.0, 0.4]):
+        params = np.array(point)
+        numeric = approx_fprime(params, lambda p: bgnbd_log_likelihood(p, x, t_x, T).sum(), 1e-7)
+        analytic = bgnbd_log_likelihood_gradient(params, x, t_x, T).sum(axis=0)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-3)

@@ -79,3 +79,17 @@ def test_errors() -> None:
         GammaGammaModel().fit([0, 1, 0], [0.0, 3.0, 0.0])
     with pytest.raises(ValueInputError, match="penalizer"):
         GammaGammaModel(penalizer=-1).fit([1, 2], [3.0, 4.0])
+
+
+def test_analytic_gradient_matches_finite_differences(cdnow: pd.DataFrame) -> None:
+    from scipy.optimize import approx_fprime
+
+    from nextbest.value.gamma_gamma import gamma_gamma_log_likelihood_gradient
+
+    repeat = cdnow["x"].to_numpy(float) > 0
+    x, z = cdnow["x"].to_numpy(float)[repeat], cdnow["zbar"].to_numpy(float)[repeat]
+    for point in ([5.0, 3.0, 14.0], [1.0, 8.0, 200.0]):
+        params = np.array(point)
+        numeric = approx_fprime(params, lambda p: gamma_gamma_log_likelihood(p, x, z).sum(), 1e-7)
+        analytic = gamma_gamma_log_likelihood_gradient(params, x, z).sum(axis=0)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-3)

@@ -5,7 +5,12 @@ Pure maths over NumPy arrays and pandas frames; no storage or I/O here.
 
 from __future__ import annotations
 
-from nextbest.value.bgnbd import BetaGeoModel, BetaGeoParams, bgnbd_log_likelihood
+from nextbest.value.bgnbd import (
+    BetaGeoModel,
+    BetaGeoParams,
+    bgnbd_log_likelihood,
+    bgnbd_log_likelihood_gradient,
+)
 from nextbest.value.clv import (
     DEFAULT_VALUE_TIERS,
     TierSummary,
@@ -22,6 +27,7 @@ from nextbest.value.gamma_gamma import (
     GammaGammaModel,
     GammaGammaParams,
     gamma_gamma_log_likelihood,
+    gamma_gamma_log_likelihood_gradient,
 )
 from nextbest.value.rfm import (
     RfmScores,
@@ -58,9 +64,11 @@ __all__ = [
     "assign_value_tiers",
     "bank_margin_clv",
     "bgnbd_log_likelihood",
+    "bgnbd_log_likelihood_gradient",
     "calibration_summary",
     "credit_margin_rate",
     "gamma_gamma_log_likelihood",
+    "gamma_gamma_log_likelihood_gradient",
     "grid_segments",
     "predict_customer_value",
     "quantile_scores",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 
 from nextbest.value.errors import ValueInputError
@@ -25,6 +25,7 @@ __all__ = [
     "BetaGeoModel",
     "BetaGeoParams",
     "bgnbd_log_likelihood",
+    "bgnbd_log_likelihood_gradient",
     "check_rfm_summary",
 ]
 
@@ -90,6 +91,45 @@ def bgnbd_log_likelihood(
     return common + joined
 
 
+def bgnbd_log_likelihood_gradient(
+    params: np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Per-customer gradient of :func:`bgnbd_log_likelihood` by (r, α, a, b), shape (n, 4).
+
+    With ``w`` the share of the "still alive" term in the likelihood (1 when x = 0), each
+    derivative is the common part's plus the ``w``-weighted derivatives of the two terms;
+    ``ψ`` is the digamma function.
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    x, t_x, age = frequency, recency, T
+    repeat = x > 0
+    x_safe = np.where(repeat, x, 1.0)
+    still_alive = betaln(a, b + x) - (r + x) * np.log(alpha + age)
+    dropped = betaln(a + 1.0, b + x_safe - 1.0) - (r + x) * np.log(alpha + t_x)
+    w = np.where(repeat, np.exp(still_alive - np.logaddexp(still_alive, dropped)), 1.0)
+    v = 1.0 - w
+    psi_abx = digamma(a + b + x)
+    d_r = (
+        digamma(r + x)
+        - digamma(r)
+        + np.log(alpha)
+        - w * np.log(alpha + age)
+        - v * np.log(alpha + t_x)
+    )
+    d_alpha = r / alpha - (r + x) * (w / (alpha + age) + v / (alpha + t_x))
+    d_a = (
+        -(digamma(a) - digamma(a + b))
+        + w * (digamma(a) - psi_abx)
+        + v * (digamma(a + 1.0) - psi_abx)
+    )
+    d_b = (
+        -(digamma(b) - digamma(a + b))
+        + w * (digamma(b + x) - psi_abx)
+        + v * (digamma(b + x_safe - 1.0) - psi_abx)
+    )
+    return np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
 def _distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Distinct rows of the given columns and how often each occurs (the fit's weights)."""
     stacked = np.column_stack(columns)
@@ -149,6 +189,7 @@ class BetaGeoModel(BaseEstimator):
             lambda params: bgnbd_log_likelihood(params, ux, ut, uT),
             initial,
             weights,
+            gradient=lambda params: bgnbd_log_likelihood_gradient(params, ux, ut, uT),
             penalizer=self.penalizer,
             tol=self.tol,
             max_iter=self.max_iter,

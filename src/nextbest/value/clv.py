@@ -119,13 +119,17 @@ def discounted_expected_purchases(
     x, t_x, age = check_rfm_summary(frequency, recency, T, "discounted_expected_purchases")
     delta = monthly_discount_rate(annual_discount_rate)
     month = MONTH_DAYS / unit_days
-    total = np.zeros(len(x))
-    previous = np.zeros(len(x))
+    # Customers with the same summary get the same value: evaluate each distinct row once
+    # (hyp2f1 dominates the cost; real customer bases have many repeated rows).
+    rows, inverse = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
+    ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
+    total = np.zeros(len(ux))
+    previous = np.zeros(len(ux))
     for m in range(1, horizon_months + 1):
-        cumulative = model.expected_purchases(m * month, x, t_x, age)
+        cumulative = model.expected_purchases(m * month, ux, ut, uT)
         total += (cumulative - previous) / (1.0 + delta) ** m
         previous = cumulative
-    return total
+    return total[inverse.reshape(-1)]
 
 
 def transaction_clv(
@@ -369,6 +373,13 @@ def predict_customer_value(
     require_columns(
         summary, ["frequency", "recency", "T", "monetary_value"], "predict_customer_value"
     )
+    for name, model in (("BG/NBD", bgnbd), ("Gamma-Gamma", gamma_gamma)):
+        # Hand-set parameters have no convergence record and are taken as given.
+        if not getattr(model, "converged_", True):
+            raise ValueInputError(
+                f"predict_customer_value: the {name} fit is not usable "
+                f"({getattr(model, 'convergence_message_', 'did not converge')})"
+            )
     x, t_x, age = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     unit_days = TIME_UNIT_DAYS[time_unit]
     spend = gamma_gamma.expected_average_spend(x, summary["monetary_value"].to_numpy(float))
@@ -386,9 +397,7 @@ def predict_customer_value(
     if not np.all(np.isfinite(clv)):
         row = int(np.flatnonzero(~np.isfinite(clv))[0])
         raise ValueInputError(
-            f"predict_customer_value: CLV of customer {summary.index[row]!r} is not finite; "
-            f"the fits are degenerate (BG/NBD: {getattr(bgnbd, 'convergence_message_', '?')}; "
-            f"Gamma-Gamma: {getattr(gamma_gamma, 'convergence_message_', '?')})"
+            f"predict_customer_value: CLV of customer {summary.index[row]!r} is not finite"
         )
     horizon = horizon_months * MONTH_DAYS / unit_days
     tier = assign_value_tiers(clv, summary.index.to_numpy(), tiers)

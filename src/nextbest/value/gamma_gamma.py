@@ -12,14 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 from sklearn.base import BaseEstimator
 
 from nextbest.value.errors import ValueInputError
 from nextbest.value.estimation import maximize_log_likelihood, require_fitted
 from nextbest.value.validation import as_float_array, require_same_length
 
-__all__ = ["GammaGammaModel", "GammaGammaParams", "gamma_gamma_log_likelihood"]
+__all__ = [
+    "GammaGammaModel",
+    "GammaGammaParams",
+    "gamma_gamma_log_likelihood",
+    "gamma_gamma_log_likelihood_gradient",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,21 @@ def gamma_gamma_log_likelihood(
         + px * np.log(x)
         - (px + q) * np.log(gamma + x * z)
     )
+
+
+def gamma_gamma_log_likelihood_gradient(
+    params: np.ndarray, frequency: np.ndarray, monetary_value: np.ndarray
+) -> np.ndarray:
+    """Per-customer gradient of :func:`gamma_gamma_log_likelihood` by (p, q, γ), shape (n, 3)."""
+    p, q, gamma = (float(v) for v in params)
+    x, z = frequency, monetary_value
+    px = p * x
+    psi_pxq = digamma(px + q)
+    log_total = np.log(gamma + x * z)
+    d_p = x * (psi_pxq - digamma(px) + np.log(z) + np.log(x) - log_total)
+    d_q = psi_pxq - digamma(q) + np.log(gamma) - log_total
+    d_gamma = q / gamma - (px + q) / (gamma + x * z)
+    return np.column_stack([d_p, d_q, d_gamma])
 
 
 def _check_spend(frequency: object, monetary_value: object, what: str) -> tuple[np.ndarray, ...]:
@@ -114,6 +134,7 @@ class GammaGammaModel(BaseEstimator):
             lambda params: gamma_gamma_log_likelihood(params, x, z),
             initial,
             np.ones(len(x)),
+            gradient=lambda params: gamma_gamma_log_likelihood_gradient(params, x, z),
             penalizer=self.penalizer,
             tol=self.tol,
             max_iter=self.max_iter,
