@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ TimeUnit = Literal["days", "weeks", "months"]
 #: Days per time unit; a month is a twelfth of a Julian year.
 TIME_UNIT_DAYS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12.0}
 
-DateLike = str | date | datetime | pd.Timestamp
+DateLike: TypeAlias = str | date | datetime | pd.Timestamp
 
 
 @dataclass(frozen=True)
