@@ -69,6 +69,7 @@ DEFAULT_OUTCOMES: dict[str, Outcome] = {
 _ALLOWED: dict[str, frozenset[str]] = {
     **{r: frozenset({"reject", "flag"}) for r in DEFAULT_OUTCOMES},
     "near_duplicate": frozenset({"match", "flag"}),
+    "duplicate_key": frozenset({"reject"}),  # two versions of a key in one batch: ambiguous
     "erased": frozenset({"reject"}),
 }
 CONFIGURABLE_RULES = frozenset(r for r in RULES if r != "erased")
