@@ -7,6 +7,7 @@ schema test compare against).
 from __future__ import annotations
 
 from nextbest.opstore.models.audit import AuditHead, AuditLog
+from nextbest.opstore.models.auth import ApiKey, LoginState, RefreshToken
 from nextbest.opstore.models.base import Base, UtcDateTime, utcnow
 from nextbest.opstore.models.batches import BATCH_STATUSES, IngestBatch
 from nextbest.opstore.models.consents import ALL_CHANNELS, Consent
@@ -21,6 +22,7 @@ __all__ = [
     "ALL_CHANNELS",
     "BATCH_STATUSES",
     "MATCH_STATUSES",
+    "ApiKey",
     "AppUser",
     "AuditHead",
     "AuditLog",
@@ -30,8 +32,10 @@ __all__ = [
     "InboxEvent",
     "IngestBatch",
     "LegalHold",
+    "LoginState",
     "MatchCandidate",
     "PolicyVersion",
+    "RefreshToken",
     "Role",
     "UtcDateTime",
     "VaultEntry",
