@@ -37,6 +37,8 @@ def test_clv_fit_json_on_cdnow_through_the_real_command(shared_dir: Path, tmp_pa
             "--transactions",
             str(shared_dir / "datasets" / "CDNOW_sample.txt"),
             *CDNOW_ARGS,
+            "--observation-end",
+            "1998-06-30",
             "--predictions",
             str(out_file),
             "--top",
@@ -62,6 +64,10 @@ def test_clv_fit_json_on_cdnow_through_the_real_command(shared_dir: Path, tmp_pa
     assert sum(t["customers"] for t in report["tiers"]) == 2357
     assert len(report["top_customers"]) == 3
     assert report["top_customers"][0]["clv"] >= report["top_customers"][1]["clv"]
+    holdout = report["holdout"]
+    assert holdout["duration"] == pytest.approx(39.0)
+    assert holdout["actual_purchases"] == 1882
+    assert holdout["predicted_purchases"] == pytest.approx(1653.4, abs=0.5)
     predictions = pd.read_csv(out_file)
     assert len(predictions) == 2357
     assert {"customer", "probability_alive", "clv", "value_tier_zh"} <= set(predictions.columns)

@@ -37,6 +37,16 @@ class CustomerPrediction:
 
 
 @dataclass(frozen=True)
+class HoldoutCheck:
+    """Repeat purchase days predicted for the hold-out period against those observed."""
+
+    observation_end: str
+    duration: float
+    predicted_purchases: float
+    actual_purchases: float
+
+
+@dataclass(frozen=True)
 class ClvFitReport:
     """What ``nextbest clv fit`` prints."""
 
@@ -57,6 +67,7 @@ class ClvFitReport:
     total_clv: float
     tiers: list[TierSummary]
     top_customers: list[CustomerPrediction]
+    holdout: HoldoutCheck | None
     predictions_file: str | None
 
 
@@ -129,6 +140,14 @@ def fit(
     margin: Annotated[
         float, typer.Option("--margin", min=0.0, max=1.0, help="Profit share of spend.")
     ] = 1.0,
+    observation_end: Annotated[
+        str | None,
+        typer.Option(
+            "--observation-end",
+            help="End of a hold-out period after the calibration end: compare predicted "
+            "and actual repeat purchases in it.",
+        ),
+    ] = None,
     top: Annotated[int, typer.Option("--top", min=0, help="Customers to list by CLV.")] = 10,
     predictions: Annotated[
         Path | None,
@@ -159,6 +178,7 @@ def fit(
             value_col=value_col,
             calibration_end=calibration_end,
             time_unit=unit,
+            observation_end=observation_end,
             date_format=date_format,
         )
         if summary.empty:
@@ -197,6 +217,18 @@ def fit(
         )
         for key, row in best.iterrows()
     ]
+    holdout = None
+    if observation_end is not None:
+        duration = float(summary["duration_holdout"].iloc[0])
+        expected = bgnbd.expected_purchases(
+            duration, summary["frequency"], summary["recency"], summary["T"]
+        )
+        holdout = HoldoutCheck(
+            observation_end=str(pd.Timestamp(observation_end).date()),
+            duration=duration,
+            predicted_purchases=float(expected.sum()),
+            actual_purchases=float(summary["frequency_holdout"].sum()),
+        )
     report = ClvFitReport(
         transactions_file=str(transactions),
         transactions=len(log),
@@ -215,6 +247,7 @@ def fit(
         total_clv=float(predicted["clv"].sum()),
         tiers=summarize_tiers(predicted["clv"], predicted["value_tier"]),
         top_customers=top_customers,
+        holdout=holdout,
         predictions_file=str(predictions) if predictions else None,
     )
     emit(report, as_json, _render)
@@ -294,6 +327,12 @@ def _render(report: ClvFitReport) -> None:
                 f"{c.clv:,.2f}",
             )
         console.print(best)
+    if report.holdout is not None:
+        h = report.holdout
+        console.print(
+            f"hold-out to {h.observation_end} ({h.duration:g} {report.time_unit}): predicted "
+            f"{h.predicted_purchases:,.1f} repeat purchase days, actual {h.actual_purchases:,.0f}"
+        )
     if report.predictions_file:
         console.print(f"per-customer predictions written to {report.predictions_file}")
 
