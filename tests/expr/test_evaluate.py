@@ -56,6 +56,7 @@ PINNED: list[tuple[str, Any]] = [
     ("days_between(d2, d)", 1432), ("days_between(d, d2)", -1432), ("days_between(d, t)", 30),
     ("add_days(d, 1)", dt.date(2024, 2, 1)), ("add_days(d, -31)", dt.date(2023, 12, 31)),
     ("add_days(t, 1)", dt.datetime(2024, 3, 2, 13, 45)), ("add_days(d, n)", N),
+    ("to_str(add_days(d, 1))", "2024-02-01"),
     ("to_int('  42 ')", 42), ("to_int('12.5')", N), ("to_int('1_000')", N), ("to_int(f)", 2),
     ("to_int(g)", -2), ("to_int(yes)", 1), ("to_int('99999999999999999999')", N),
     ("to_float('1e3')", 1000.0), ("to_float('inf')", N), ("to_float('abc')", N),

@@ -406,6 +406,10 @@ def _add_days_record(d: dt.date, n: int) -> dt.date | None:
 
 
 def _add_days_ibis(d: Any, n: Any) -> Any:
+    if d.type().is_date():
+        # DuckDB's date + interval is a TIMESTAMP although Ibis types it as a date (and
+        # then drops a cast to date as a no-op), so go through a timestamp explicitly.
+        return (d.cast("timestamp") + n.as_interval("D")).date()
     return d + n.as_interval("D")
 
 
