@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _CHILD_PRELUDE = """
 import os, signal, sys, time
+print("child-start", os.getpid(), file=sys.stderr, flush=True)
 from decimal import Decimal
 import pyarrow as pa
 from nextbest.config import Settings
@@ -38,6 +39,7 @@ from tests.warehouse.test_contract import customers, transactions
 
 settings = Settings(home=sys.argv[1], warehouse_backend=sys.argv[2])
 wh = open_warehouse(settings)
+print("child-opened", file=sys.stderr, flush=True)
 """
 
 
@@ -58,7 +60,8 @@ def _run_child(settings: Settings, body: str, *, wait_for: str | None = None) ->
         line = proc.stdout.readline().strip()
         if line != wait_for:
             proc.kill()
-            pytest.fail(f"child said {line!r}, stderr: {proc.communicate()[1]}")
+            _, err = proc.communicate(timeout=60)
+            pytest.fail(f"child said {line!r}, exit code {proc.returncode}, stderr: {err}")
         proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=120)
     return proc.returncode
