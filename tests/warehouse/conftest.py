@@ -9,12 +9,24 @@ import pytest
 from nextbest.config import Settings
 from nextbest.warehouse import Warehouse, open_warehouse
 
-BACKENDS = ["duckdb"]
+BACKENDS = ["duckdb", "spark"]
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One local Spark session for the whole test session (JVM start-up costs seconds)."""
+    from nextbest.warehouse.spark_session import SparkSettings, shared_session, stop_shared
+
+    scratch = tmp_path_factory.mktemp("spark-scratch")
+    yield shared_session(SparkSettings(scratch=scratch), "Asia/Shanghai")
+    stop_shared()
 
 
 @pytest.fixture(params=BACKENDS)
 def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     """Settings of a fresh installation using the parametrised warehouse backend."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
     return settings.model_copy(update={"warehouse_backend": request.param})
 
 

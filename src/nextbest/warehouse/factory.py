@@ -38,6 +38,13 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
         if not read_only:
             warehouse.create_schema()
         return warehouse
+    if backend == "spark":
+        from nextbest.warehouse.spark_session import require_spark
+
+        require_spark()  # before importing the backend, which imports pyspark
+        from nextbest.warehouse.spark import open_spark_warehouse
+
+        return open_spark_warehouse(settings, read_only=read_only)
     raise BackendUnavailableError(
         f"warehouse_backend={backend!r} is not installed or not yet available in this "
         "version of nextbest; set NEXTBEST_WAREHOUSE_BACKEND=duckdb"
@@ -57,6 +64,10 @@ def open_published(settings: Settings) -> Warehouse:
         raise PublicationError(
             f"{settings.published_dir}: nothing published yet; run `nextbest publish`"
         )
+    if settings.warehouse_backend == "spark":
+        from nextbest.warehouse.spark_publication import PublishedSnapshot
+
+        return PublishedSnapshot(path, settings.timezone)
     if settings.warehouse_backend != "duckdb":
         raise BackendUnavailableError(
             f"warehouse_backend={settings.warehouse_backend!r} is not yet available"

@@ -195,8 +195,12 @@ def gc(settings: Settings | Path, keep: int = 3) -> list[Path]:
 
 
 def _remove(path: Path) -> None:
-    # Read-only files in a writable folder can be unlinked; no chmod needed.
+    # Read-only files in a writable folder can be unlinked; sealed (read-only) folders of a
+    # directory version must be opened up first.
     if path.is_dir():
+        for folder in [path, *path.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o755)
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
