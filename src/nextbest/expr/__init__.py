@@ -72,10 +72,10 @@ __all__ = [
 
 
 def to_ibis(expr: Expr, table: ibis.Table) -> ibis.Value:
-    """Compile ``expr`` into an Ibis value over ``table`` (see ``nextbest.expr.to_ibis``).
+    """Compile ``expr`` into an Ibis value over ``table`` (see ``nextbest.expr.ibis_compiler``).
 
     Imported lazily so that parsing and per-record evaluation do not load Ibis.
     """
-    from nextbest.expr.to_ibis import to_ibis as compile_to_ibis
+    from nextbest.expr.ibis_compiler import to_ibis as compile_to_ibis
 
     return compile_to_ibis(expr, table)

@@ -357,11 +357,7 @@ def _derive(
 ) -> dict[str, pa.Array]:
     import ibis
 
-    from nextbest.expr import parse
-
-    # The submodule, not the package attribute: importing nextbest.expr.to_ibis rebinds the
-    # package's ``to_ibis`` name to the submodule.
-    from nextbest.expr.to_ibis import to_ibis
+    from nextbest.expr import parse, to_ibis
 
     frame = {**{k: v for k, v in source.items() if k != ROW_NUMBER}, **computed}
     memtable = ibis.memtable(pa.table(frame))
