@@ -341,3 +341,37 @@ def test_erased_customer_is_not_brought_back(
             assert (
                 s.scalars(select(VaultEntry).where(VaultEntry.customer_key == key)).first() is None
             )
+
+
+def test_changed_identifier_is_stored_as_a_new_version(
+    installed: Settings, export: SampleBank, mapping_path: Path
+) -> None:
+    ingest(installed, export.folder, mapping_path)
+    path = export.folder / "customers.csv"
+    with path.open(encoding="gbk", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    with open_stores(installed) as stores:
+        # A stored customer whose mobile is in the vault: only its middle digits change, which
+        # the masked form (138****1234) cannot show.
+        row = next(r for r in rows[1:] if r[6] and stores.vault.find_by("mobile", r[6]))
+        old_mobile = re.sub(r"\D", "", row[6])[-11:]
+        new_mobile = old_mobile[:3] + ("0000" if old_mobile[3:7] != "0000" else "1111")
+        new_mobile += old_mobile[7:]
+        (key,) = stores.vault.find_by("mobile", old_mobile)
+    row[6] = new_mobile
+    with path.open("w", encoding="gbk", newline="") as fh:
+        csv.writer(fh, delimiter=";").writerows(rows)
+
+    report = ingest(installed, export.folder, mapping_path)
+    _balanced(report)
+    with open_stores(installed) as stores:
+        assert stores.vault.find_by("mobile", new_mobile) == {key}
+        assert stores.vault.find_by("mobile", old_mobile) == set()
+        assert stores.vault.reveal(key, purpose="test").mobile == new_mobile
+    versions = _rows(
+        installed,
+        f"SELECT mobile_masked, identity_fingerprint FROM customer WHERE customer_key = '{key}'",
+    )
+    assert len(versions) == 2
+    assert versions[0][0] == versions[1][0]  # same masked form ...
+    assert versions[0][1] != versions[1][1]  # ... but a new version all the same

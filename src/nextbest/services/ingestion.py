@@ -50,8 +50,13 @@ from nextbest.ingest.readers import (
 )
 from nextbest.ingest.transform import LinkTable, TransformContext, transform_chunk
 from nextbest.ingest.validate import BatchState, MatchPair, validate_chunk
+from nextbest.privacy.keys import KeyRing
+from nextbest.privacy.masking import mask_array
+from nextbest.privacy.pseudonym import pseudonymise
 from nextbest.services.stores import Stores, open_stores
 from nextbest.warehouse import BatchWriter
+
+IDENTITY_FINGERPRINT = "identity_fingerprint"
 
 __all__ = [
     "CRASH_AT_ENV",
@@ -397,7 +402,7 @@ def _store_chunk(
     dropped = {
         col: problems.failing(col)[stored_idx] for col in VAULT_FIELDS if col in table.column_index
     }
-    frame = _warehouse_frame(stored, table, dropped)
+    frame = _warehouse_frame(stored, table, dropped, stores.keyring)
     unchanged = np.zeros(len(stored_idx), dtype=bool)
     if len(stored_idx):
         hashes = writer.row_hashes(table.name, frame)
@@ -441,24 +446,45 @@ def _store_chunk(
     return wrote_vault
 
 
-def _warehouse_frame(stored: pa.Table, table: Table, dropped: dict[str, np.ndarray]) -> pa.Table:
-    from nextbest.privacy.masking import mask_array
-
+def _warehouse_frame(
+    stored: pa.Table, table: Table, dropped: dict[str, np.ndarray], keyring: KeyRing
+) -> pa.Table:
     arrays: list[pa.Array] = []
     names: list[str] = []
+    kept: list[pa.Array] = []
     for col in table.columns:
+        if col.name == IDENTITY_FINGERPRINT:
+            continue  # computed below from the identifiers themselves
         values = stored.column(col.name).combine_chunks()
         if col.stored_in == "vault":
             keep = pa.array(~dropped[col.name]) if col.name in dropped else None
             if keep is not None:
                 values = pc.if_else(keep, values, pa.scalar(None, pa.string()))
-            kind = col.name if col.name in ("name", "mobile", "id_number", "email") else "name"
-            arrays.append(mask_array(kind, values))  # type: ignore[arg-type]
+            if col.name == "mobile":
+                values = identity.normalise_mobiles(values)
+            kept.append(values)
+            arrays.append(mask_array(col.name, values))  # type: ignore[arg-type]
             names.append(col.masked_name)
         else:
             arrays.append(values)
             names.append(col.name)
+    if kept and IDENTITY_FINGERPRINT in table.column_index:
+        # The masked forms hide most of an identifier, so a changed mobile or ID number could
+        # look unchanged; a keyed digest of the full values makes the change a new version.
+        arrays.append(_identity_fingerprints(kept, keyring))
+        names.append(IDENTITY_FINGERPRINT)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _identity_fingerprints(values: list[pa.Array], keyring: KeyRing) -> pa.Array:
+    """Keyed digest of each row's identifiers (null when the row has none)."""
+    parts = [pc.fill_null(pc.cast(v, pa.string()), "\x00") for v in values]
+    joined = pc.binary_join_element_wise(*parts, "\x1f")
+    present = pc.is_valid(values[0])
+    for v in values[1:]:
+        present = pc.or_(present, pc.is_valid(v))
+    digest = pseudonymise(keyring, "identity", joined)
+    return pc.if_else(present, digest, pa.scalar(None, pa.string()))
 
 
 def _write_vault(
