@@ -1,0 +1,233 @@
+"""Run benchmark stages in child processes and report time, memory and ratios.
+
+A suite is a module in ``bench/suites`` with ``stages(size, workdir) -> list[Stage]``. Each
+stage is a command run in its own process: wall time is measured around it, peak memory is
+both the largest single process (``wait4`` resource usage, which covers the stage's own
+children) and the sampled total resident memory of its process tree (worker pools run in
+parallel). A stage may print a JSON object as its last line of output; ``rows`` there gives
+throughput. Ratios compare each stage with the suite's baseline stage measured in the same
+run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SIZES", "Stage", "StageResult", "main", "run_stage", "run_suite"]
+
+SIZES = ("small", "medium", "large")
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One measured command.
+
+    ``argv`` may be a callable receiving the results so far (to size a baseline after the
+    stage it is compared with). ``baseline`` marks the stage the others are compared to.
+    """
+
+    name: str
+    argv: list[str] | Callable[[dict[str, StageResult]], list[str]]
+    baseline: bool = False
+    compare_to: str | None = None  # the stage whose time is divided by this baseline's
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    seconds: float
+    peak_mb: float
+    tree_peak_mb: float
+    returncode: int
+    output: dict[str, Any] = field(default_factory=dict)
+    stderr_tail: str = ""
+
+    @property
+    def rows(self) -> int | None:
+        value = self.output.get("rows")
+        if isinstance(value, dict):
+            return int(sum(value.values()))
+        return int(value) if value is not None else None
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (from /proc), in MB."""
+    parents: dict[int, int] = {}
+    rss: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/statm") as f:
+                pages = int(f.read().split()[1])
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = pages * PAGE_MB
+    tree = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(rss.get(pid, 0.0) for pid in tree)
+
+
+def run_stage(name: str, argv: list[str], env: dict[str, str] | None = None) -> StageResult:
+    """Run ``argv`` in a child process and measure it."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    peak_tree = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while not stop.is_set():
+            peak_tree = max(peak_tree, _tree_rss_mb(proc.pid))
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out_chunks: list[str] = []
+    err_chunks: list[str] = []
+    readers = [
+        threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True),  # type: ignore[union-attr]
+    ]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    stop.set()
+    for r in readers:
+        r.join()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout = "".join(out_chunks)
+    output: dict[str, Any] = {}
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            output = parsed
+            break
+    if not output and stdout.strip().startswith("{"):
+        try:
+            output = json.loads(stdout)
+        except ValueError:
+            output = {}
+    return StageResult(
+        name=name,
+        seconds=round(seconds, 2),
+        peak_mb=round(usage.ru_maxrss / 1024, 1),
+        tree_peak_mb=round(max(peak_tree, usage.ru_maxrss / 1024), 1),
+        returncode=proc.returncode,
+        output=output,
+        stderr_tail="".join(err_chunks)[-2000:],
+    )
+
+
+def _suite_modules() -> list[str]:
+    import bench.suites as package
+    from bench.suites import ORDER
+
+    names = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
+    return [n for n in ORDER if n in names] + sorted(n for n in names if n not in ORDER)
+
+
+def run_suite(suite: str, size: str, workdir: Path) -> list[StageResult]:
+    module = importlib.import_module(f"bench.suites.{suite}")
+    results: dict[str, StageResult] = {}
+    for stage in module.stages(size, workdir):
+        argv = stage.argv(results) if callable(stage.argv) else stage.argv
+        print(f"[{suite}] {stage.name} ...", file=sys.stderr, flush=True)
+        result = run_stage(stage.name, argv)
+        if result.returncode != 0:
+            print(result.stderr_tail, file=sys.stderr)
+            raise SystemExit(
+                f"stage {suite}/{stage.name} failed with exit code {result.returncode}"
+            )
+        results[stage.name] = result
+    stages = module.stages(size, workdir)
+    _print_table(suite, size, stages, results)
+    return list(results.values())
+
+
+def _print_table(
+    suite: str, size: str, stages: list[Stage], results: dict[str, StageResult]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    baselines = {s.compare_to: s.name for s in stages if s.baseline and s.compare_to}
+    table = Table(title=f"bench {suite} --size {size}")
+    for col in (
+        "stage",
+        "seconds",
+        "peak MB (process)",
+        "peak MB (tree)",
+        "rows",
+        "rows/s",
+        "ratio",
+    ):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for s in stages:
+        r = results[s.name]
+        rows = r.rows
+        ratio = ""
+        if s.name in baselines:
+            base = results[baselines[s.name]]
+            ratio = f"{r.seconds / max(base.seconds, 1e-9):.2f}x {baselines[s.name]}"
+        elif s.baseline:
+            ratio = "baseline"
+        table.add_row(
+            s.name,
+            f"{r.seconds:.2f}",
+            f"{r.peak_mb:,.0f}",
+            f"{r.tree_peak_mb:,.0f}",
+            f"{rows:,}" if rows is not None else "",
+            f"{rows / max(r.seconds, 1e-9):,.0f}" if rows else "",
+            ratio,
+        )
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    suites = _suite_modules()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suite", choices=[*suites, "all"])
+    parser.add_argument("--size", choices=SIZES, default="small")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+    chosen = suites if args.suite == "all" else [args.suite]
+    with tempfile.TemporaryDirectory(prefix="nextbest-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        report = {s: [r.__dict__ for r in run_suite(s, args.size, workdir)] for s in chosen}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    return 0

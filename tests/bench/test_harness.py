@@ -1,0 +1,34 @@
+import sys
+from pathlib import Path
+
+from bench.harness import StageResult, run_stage
+from bench.suites import generate as generate_suite
+
+
+def test_run_stage_measures_a_child_process() -> None:
+    code = "import json; b = bytearray(60 * 2**20); print('noise'); print(json.dumps({'rows': 7}))"
+    result = run_stage("child", [sys.executable, "-c", code])
+    assert result.returncode == 0
+    assert result.rows == 7
+    assert result.peak_mb >= 60
+    assert result.tree_peak_mb >= result.peak_mb * 0.5
+    assert result.seconds > 0
+
+
+def test_failing_stage_reports_its_exit_code() -> None:
+    result = run_stage("fails", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert result.returncode == 3
+
+
+def test_generate_suite_sizes_the_baseline_after_the_generator(tmp_path: Path) -> None:
+    stages = generate_suite.stages("small", tmp_path)
+    assert [s.name for s in stages] == ["generate", "plain_write"]
+    assert stages[1].baseline and stages[1].compare_to == "generate"
+    done = {"generate": StageResult("generate", 1.0, 1.0, 1.0, 0, {"rows": {"A": 3, "B": 4}})}
+    argv = stages[1].argv(done) if callable(stages[1].argv) else stages[1].argv
+    assert argv[argv.index("--rows") + 1] == "7"
+    out = generate_suite.plain_write(5000, tmp_path / "plain.parquet", chunk=2000)
+    assert out["rows"] == 5000
+    import pyarrow.parquet as pq
+
+    assert pq.read_metadata(tmp_path / "plain.parquet").num_rows == 5000
