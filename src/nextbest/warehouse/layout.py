@@ -28,6 +28,7 @@ from nextbest.domain.schema import (
     Table,
 )
 from nextbest.errors import NextbestError
+from nextbest.profile.tables import DERIVED_TABLES, DerivedTable
 
 __all__ = [
     "DQ_FLAG",
@@ -205,7 +206,27 @@ DQ_FLAG = PhysicalTable(
     vault_fields=frozenset(VAULT_FIELDS),
 )
 
-LAYOUT: tuple[PhysicalTable, ...] = (*(_from_canonical(t) for t in TABLES), QUARANTINE, DQ_FLAG)
+
+def _from_derived(table: DerivedTable) -> PhysicalTable:
+    # Tables computed by customer understanding (nextbest.profile.tables): versioned by
+    # batch like the canonical tables, without a row hash (they are never de-duplicated).
+    return PhysicalTable(
+        name=table.name,
+        business_columns=tuple(PhysicalColumn(n, d, r) for n, d, r in table.columns),
+        key=table.key,
+        batch_column=BATCH_ID,
+        loaded_at_column=LOADED_AT,
+        hash_column=None,
+        vault_fields=frozenset(VAULT_FIELDS),
+    )
+
+
+LAYOUT: tuple[PhysicalTable, ...] = (
+    *(_from_canonical(t) for t in TABLES),
+    QUARANTINE,
+    DQ_FLAG,
+    *(_from_derived(t) for t in DERIVED_TABLES),
+)
 
 _BY_NAME = {t.name: t for t in LAYOUT}
 

@@ -1,0 +1,448 @@
+"""Point-in-time feature snapshots, as one Ibis expression per as-of date.
+
+A snapshot describes every known customer as the bank could have seen them at the end of the
+as-of date. Two filters make it reproducible:
+
+* **load time** — only rows loaded on or before the snapshot's *load cut-off* count, and of
+  each record the newest version loaded by then (the warehouse's versioning, replayed as of
+  the cut-off). A correction loaded later cannot change an earlier snapshot.
+* **event time** — only events on or before the as-of date (transactions and app events
+  before the end of that day in the bank's time zone; dated rows on or before it).
+
+Everything is built from Ibis expressions over :meth:`Warehouse.table`, so the same code runs
+on every warehouse backend (DuckDB, Spark). The output columns are exactly
+``as_of_date, customer_key, load_cutoff`` followed by :data:`~nextbest.profile.catalogue.FEATURES`.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from nextbest.errors import NextbestError
+from nextbest.profile.catalogue import (
+    CHANNEL_MIX,
+    FAMILY_GROUPS,
+    FEATURES,
+    SPEND_CATEGORIES,
+    TXN_WINDOWS,
+)
+from nextbest.warehouse.layout import physical_table
+
+__all__ = [
+    "SnapshotError",
+    "SnapshotPoint",
+    "TableSource",
+    "known_at",
+    "month_end_on_or_before",
+    "shift_month_end",
+    "snapshot_features",
+]
+
+_LOANS = ("consumer_loan", "mortgage", "car_loan")
+_DIGITAL_CHANNELS = ("mobile_app", "online_banking")
+
+
+class SnapshotError(NextbestError):
+    """A snapshot cannot be computed with these arguments."""
+
+
+class TableSource(Protocol):
+    """What a snapshot reads: all stored versions of a table (``Warehouse.table``)."""
+
+    def table(self, name: str) -> ibis.Table: ...
+
+
+@dataclass(frozen=True)
+class SnapshotPoint:
+    """The as-of date and load cut-off of a snapshot.
+
+    Attributes
+    ----------
+    as_of:
+        Business date the snapshot describes (end of day, bank time).
+    load_cutoff:
+        Latest load time (``_loaded_at``) of rows the snapshot may read; time-zone aware.
+    timezone:
+        The bank's time zone; the as-of day ends at midnight there.
+    """
+
+    as_of: date
+    load_cutoff: datetime
+    timezone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        if self.load_cutoff.tzinfo is None:
+            raise SnapshotError(
+                f"load cut-off {self.load_cutoff.isoformat()} must carry a time zone"
+            )
+
+    @property
+    def day_end(self) -> datetime:
+        """The instant the as-of day ends (midnight after it, bank time), in UTC."""
+        local = datetime.combine(self.as_of + timedelta(days=1), time(), ZoneInfo(self.timezone))
+        return local.astimezone(UTC)
+
+
+def month_end_on_or_before(day: date) -> date:
+    """The last month end on or before ``day`` (``day`` itself if it is one)."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    if day.day == last:
+        return day
+    return date(day.year, day.month, 1) - timedelta(days=1)
+
+
+def shift_month_end(month_end: date, months: int) -> date:
+    """The month end ``months`` months from ``month_end`` (negative: earlier)."""
+    index = month_end.year * 12 + month_end.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def _instant(value: datetime) -> ibis.Value:
+    return ibis.literal(value.astimezone(UTC), type=dt.Timestamp(timezone="UTC"))
+
+
+def known_at(source: TableSource, name: str, cutoff: datetime) -> ibis.Table:
+    """Table ``name`` as it was known at ``cutoff``: newest version per key loaded by then.
+
+    The same ordering as ``Warehouse.current`` (latest load time, then greater batch id),
+    applied only to rows with ``_loaded_at <= cutoff``; system columns are dropped.
+    """
+    spec = physical_table(name)
+    key = spec.require_key()
+    t = source.table(name)
+    t = t.filter(t[spec.loaded_at_column] <= _instant(cutoff))
+    rank = ibis.row_number().over(
+        group_by=[t[k] for k in key],
+        order_by=[t[spec.loaded_at_column].desc(), t[spec.batch_column].desc()],
+    )
+    system = [c.name for c in spec.system_columns]
+    return t.mutate(_v=rank).filter(ibis._._v == 0).drop("_v", *system)
+
+
+def _whole_years(start: ibis.Value, day: date) -> ibis.Value:
+    later = (start.month() > day.month) | ((start.month() == day.month) & (start.day() > day.day))
+    return (day.year - start.year() - later.cast("int64")).cast("int64")
+
+
+def _whole_months(start: ibis.Value, day: date) -> ibis.Value:
+    months = (day.year - start.year()) * 12 + (day.month - start.month())
+    months = months - (start.day() > day.day).cast("int64")
+    return (start <= ibis.literal(day)).ifelse(months.cast("int64"), ibis.null("int64"))
+
+
+def _days_before(day: date, value: ibis.Value) -> ibis.Value:
+    """Whole days from ``value`` (a date) to ``day``."""
+    return (day - date(1970, 1, 1)).days - value.epoch_days()
+
+
+def _share(part: ibis.Value, total: ibis.Value) -> ibis.Value:
+    return (total > 0).ifelse(part.cast("float64") / total.cast("float64"), ibis.null("float64"))
+
+
+def _customers(src: TableSource, point: SnapshotPoint) -> ibis.Table:
+    c = known_at(src, "customer", point.load_cutoff)
+    day = point.as_of
+    return c.select(
+        "customer_key",
+        age=_whole_years(c.birth_date, day),
+        gender=c.gender,
+        city_tier=c.city_tier,
+        province=c.province,
+        occupation=c.occupation,
+        education=c.education,
+        annual_income=c.annual_income.cast("float64"),
+        onboarding_date=c.onboarding_date,
+        tenure_months=_whole_months(c.onboarding_date, day),
+    )
+
+
+def _accounts(src: TableSource, point: SnapshotPoint) -> ibis.Table:
+    """Accounts opened on or before the as-of date, with product family and margin."""
+    a = known_at(src, "account", point.load_cutoff)
+    p = known_at(src, "product", point.load_cutoff).select(
+        "product_code", "family", "margin_rate", "annual_fee"
+    )
+    a = a.filter(a.opened_on <= ibis.literal(point.as_of))
+    a = a.left_join(p, "product_code")
+    is_open = a.closed_on.isnull() | (a.closed_on > ibis.literal(point.as_of))
+    return a.mutate(is_open=is_open)
+
+
+def _holdings(accounts: ibis.Table, point: SnapshotPoint) -> ibis.Table:
+    a = accounts
+    day = ibis.literal(point.as_of)
+    metrics: dict[str, ibis.Value] = {
+        "account_count": a.account_key.count(where=a.is_open),
+        "product_count": a.product_code.nunique(where=a.is_open),
+        "family_count": a.family.nunique(where=a.is_open),
+        "first_product_date": a.opened_on.min(),
+        "last_closed_date": a.closed_on.max(where=a.closed_on <= day),
+        "credit_limit": a.credit_limit.cast("float64").sum(
+            where=a.is_open & (a.family == "credit_card")
+        ),
+        "annual_fees": a.annual_fee.cast("float64").sum(where=a.is_open),
+    }
+    for fam in FAMILY_GROUPS:
+        metrics[f"holds_{fam}"] = (a.is_open & (a.family == fam)).any()
+    return a.group_by("customer_key").aggregate(**metrics)
+
+
+def _balances(src: TableSource, accounts: ibis.Table, point: SnapshotPoint) -> ibis.Table:
+    m0 = month_end_on_or_before(point.as_of)
+    m3, m6 = shift_month_end(m0, -3), shift_month_end(m0, -6)
+    b = known_at(src, "balance", point.load_cutoff)
+    b = b.filter(b.month_end.isin([m0, m3, m6]))
+    owners = accounts.select("account_key", "customer_key", "family", "margin_rate")
+    b = b.join(owners, "account_key")
+    group = b.family.cases(*FAMILY_GROUPS.items(), else_="other")
+    end_bal = b.month_end_balance.cast("float64")
+    adb = b.avg_daily_balance.cast("float64")
+    is_asset = group.isin(["deposit", "investment"])
+    at = {m: b.month_end == ibis.literal(m) for m in (m0, m3, m6)}
+    metrics: dict[str, ibis.Value] = {
+        "aum": end_bal.sum(where=at[m0] & is_asset),
+        "aum_adb": adb.sum(where=at[m0] & is_asset),
+        "deposit_adb": adb.sum(where=at[m0] & (group == "deposit")),
+        "investment_adb": adb.sum(where=at[m0] & (group == "investment")),
+        "loan_balance": end_bal.sum(where=at[m0] & b.family.isin(_LOANS)),
+        "aum_3m_ago": end_bal.sum(where=at[m3] & is_asset),
+        "aum_6m_ago": end_bal.sum(where=at[m6] & is_asset),
+        "card_balance": end_bal.sum(where=at[m0] & (b.family == "credit_card")),
+        "balance_margin": (adb * b.margin_rate.cast("float64")).sum(where=at[m0]),
+    }
+    for fam in FAMILY_GROUPS:
+        metrics[f"adb_{fam}"] = adb.sum(where=at[m0] & (b.family == fam))
+    return b.group_by("customer_key").aggregate(**metrics)
+
+
+def _transactions(src: TableSource, point: SnapshotPoint) -> ibis.Table:
+    t = known_at(src, "transaction", point.load_cutoff)
+    t = t.filter(t.txn_time < _instant(point.day_end))
+    t = t.mutate(txn_date=t.txn_time.date())
+    t = t.mutate(days_ago=_days_before(point.as_of, t.txn_date))
+    amount = t.amount.cast("float64")
+    ci = t.channel != "system"
+    # First day of the calendar month five months before the as-of month: six months.
+    year, month0 = divmod(point.as_of.year * 12 + point.as_of.month - 1 - 5, 12)
+    salary_from = date(year, month0 + 1, 1)
+    salary = (
+        (t.direction == "credit")
+        & (t.counterparty_type == "employer")
+        & (t.txn_date >= ibis.literal(salary_from))
+    )
+    spend = (
+        ci
+        & (t.days_ago < 365)
+        & (t.direction == "debit")
+        & t.merchant_category.notnull()
+        & (t.merchant_category != "none")
+    )
+    recent90 = ci & (t.days_ago < 90)
+    metrics: dict[str, ibis.Value] = {
+        "last_txn_date": t.txn_date.max(where=ci),
+        "spend_amount_365d": amount.sum(where=spend),
+        "txn_count_prev_90d": t.txn_id.count(where=ci & (t.days_ago >= 90) & (t.days_ago < 180)),
+        "salary_months_6m": (t.txn_date.year() * 100 + t.txn_date.month()).nunique(where=salary),
+        "salary_total_6m": amount.sum(where=salary),
+        "digital_txn_90d": t.txn_id.count(where=recent90 & t.channel.isin(_DIGITAL_CHANNELS)),
+    }
+    for w in TXN_WINDOWS:
+        inside = ci & (t.days_ago < w)
+        metrics[f"txn_count_{w}d"] = t.txn_id.count(where=inside)
+        metrics[f"txn_amount_{w}d"] = amount.sum(where=inside)
+        metrics[f"txn_days_{w}d"] = t.txn_date.nunique(where=inside)
+    for cat in SPEND_CATEGORIES:
+        metrics[f"spend_{cat.value}"] = amount.sum(where=spend & (t.merchant_category == cat.value))
+    for ch in CHANNEL_MIX:
+        metrics[f"channel_{ch.value}"] = t.txn_id.count(where=recent90 & (t.channel == ch.value))
+    return t.group_by("customer_key").aggregate(**metrics)
+
+
+def _digital(src: TableSource, point: SnapshotPoint) -> ibis.Table:
+    e = known_at(src, "digital_event", point.load_cutoff)
+    e = e.filter(e.event_time < _instant(point.day_end))
+    e = e.mutate(event_date=e.event_time.date())
+    e = e.mutate(days_ago=_days_before(point.as_of, e.event_date))
+    login = e.event_type == "login"
+    return e.group_by("customer_key").aggregate(
+        logins_30d=e.event_id.count(where=login & (e.days_ago < 30)),
+        logins_90d=e.event_id.count(where=login & (e.days_ago < 90)),
+        digital_events_90d=e.event_id.count(where=e.days_ago < 90),
+        last_login_date=e.event_date.max(where=login),
+    )
+
+
+def _credit(src: TableSource, point: SnapshotPoint) -> tuple[ibis.Table, ibis.Table]:
+    day = ibis.literal(point.as_of)
+    i = known_at(src, "credit_instalment", point.load_cutoff)
+    i = i.filter(i.due_date <= day)
+    unpaid = i.paid_date.isnull() | (i.paid_date > day)
+    overdue = i.group_by("customer_key").aggregate(
+        days_past_due=_days_before(point.as_of, i.due_date).max(where=unpaid)
+    )
+    d = known_at(src, "default_event", point.load_cutoff)
+    d = d.filter(d.default_date <= day)
+    defaults = d.group_by("customer_key").aggregate(
+        defaulted_12m=(_days_before(point.as_of, d.default_date) < 365).any(),
+        defaulted_ever=d.account_key.count() > 0,
+    )
+    return overdue, defaults
+
+
+def _risk(src: TableSource, point: SnapshotPoint) -> ibis.Table:
+    r = known_at(src, "risk_assessment", point.load_cutoff)
+    r = r.filter(r.assessed_on <= ibis.literal(point.as_of))
+    latest = ibis.row_number().over(group_by=r.customer_key, order_by=r.assessed_on.desc())
+    r = r.mutate(_n=latest).filter(ibis._._n == 0)
+    return r.select(
+        "customer_key",
+        risk_level=r.risk_level,
+        risk_assessed_on=r.assessed_on,
+        risk_expires_on=r.expires_on,
+        risk_valid=r.expires_on > ibis.literal(point.as_of),
+    )
+
+
+def _attach(base: ibis.Table, parts: Sequence[ibis.Table]) -> ibis.Table:
+    for part in parts:
+        base = base.left_join(part, "customer_key")
+    return base
+
+
+def snapshot_features(source: TableSource, point: SnapshotPoint) -> ibis.Table:
+    """The feature snapshot of every customer known at ``point``, as a lazy Ibis table.
+
+    Parameters
+    ----------
+    source:
+        The warehouse (anything with ``table(name)`` returning all stored versions).
+    point:
+        As-of date, load cut-off and the bank's time zone.
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer known at the load cut-off: ``as_of_date``, ``customer_key``,
+        ``load_cutoff`` and every catalogue feature, typed as the catalogue says.
+    """
+    accounts = _accounts(source, point)
+    overdue, defaults = _credit(source, point)
+    joined = _attach(
+        _customers(source, point),
+        [
+            _holdings(accounts, point),
+            _balances(source, accounts, point),
+            _transactions(source, point),
+            _digital(source, point),
+            overdue,
+            defaults,
+            _risk(source, point),
+        ],
+    )
+    return _finish(joined, point)
+
+
+def _finish(j: ibis.Table, point: SnapshotPoint) -> ibis.Table:
+    zero = ibis.literal(0.0)
+    day = point.as_of
+    spend = j.spend_amount_365d.fill_null(zero)
+    recent90 = j.txn_count_90d.fill_null(0)
+    aum = j.aum.fill_null(zero)
+    aum3 = j.aum_3m_ago.fill_null(zero)
+    aum6 = j.aum_6m_ago.fill_null(zero)
+    last_txn = j.last_txn_date
+    last_login = j.last_login_date
+    last_activity = ibis.greatest(last_txn, last_login)
+    last_activity = last_txn.isnull().ifelse(last_login, last_activity)
+    last_activity = last_login.isnull().ifelse(last_txn, last_activity)
+    values: dict[str, ibis.Value] = {
+        "as_of_date": ibis.literal(day),
+        "customer_key": j.customer_key,
+        "load_cutoff": _instant(point.load_cutoff),
+        "age": j.age,
+        "gender": j.gender,
+        "city_tier": j.city_tier,
+        "province": j.province,
+        "occupation": j.occupation,
+        "education": j.education,
+        "annual_income": j.annual_income,
+        "onboarding_date": j.onboarding_date,
+        "tenure_months": j.tenure_months,
+        "account_count": j.account_count.fill_null(0),
+        "product_count": j.product_count.fill_null(0),
+        "family_count": j.family_count.fill_null(0),
+        "ever_held": j.first_product_date.notnull(),
+        "first_product_date": j.first_product_date,
+        "months_since_first_product": _whole_months(j.first_product_date, day),
+        "last_closed_date": j.last_closed_date,
+    }
+    for fam in FAMILY_GROUPS:
+        values[f"holds_{fam}"] = j[f"holds_{fam}"].fill_null(False)
+    values |= {
+        "balance_month_end": ibis.literal(month_end_on_or_before(day)),
+        "aum": aum,
+        "aum_adb": j.aum_adb.fill_null(zero),
+        "deposit_adb": j.deposit_adb.fill_null(zero),
+        "investment_adb": j.investment_adb.fill_null(zero),
+        "loan_balance": j.loan_balance.fill_null(zero),
+    }
+    for fam in FAMILY_GROUPS:
+        values[f"adb_{fam}"] = j[f"adb_{fam}"].fill_null(zero)
+    values |= {
+        "aum_3m_ago": aum3,
+        "aum_6m_ago": aum6,
+        "aum_trend_3m": (aum3 > 0).ifelse(aum / aum3 - 1.0, ibis.null("float64")),
+        "aum_change_6m": (aum6 > 0).ifelse(aum / aum6 - 1.0, ibis.null("float64")),
+        "annual_margin": j.balance_margin.fill_null(zero) + j.annual_fees.fill_null(zero),
+        "last_txn_date": last_txn,
+        "days_since_last_txn": _days_before(day, last_txn),
+    }
+    for w in TXN_WINDOWS:
+        values[f"txn_count_{w}d"] = j[f"txn_count_{w}d"].fill_null(0)
+        values[f"txn_amount_{w}d"] = j[f"txn_amount_{w}d"].fill_null(zero)
+        values[f"txn_days_{w}d"] = j[f"txn_days_{w}d"].fill_null(0)
+    prev = j.txn_count_prev_90d.fill_null(0)
+    values |= {
+        "spend_amount_365d": spend,
+        "txn_count_trend_3m": _share(recent90, prev),
+    }
+    for cat in SPEND_CATEGORIES:
+        values[f"spend_share_{cat.value}"] = _share(j[f"spend_{cat.value}"].fill_null(zero), spend)
+    for ch in CHANNEL_MIX:
+        count = j[f"channel_{ch.value}"].fill_null(0)
+        values[f"channel_share_{ch.value}"] = _share(count, recent90)
+    salary_months = j.salary_months_6m.fill_null(0)
+    values |= {
+        "digital_txn_share_90d": _share(j.digital_txn_90d.fill_null(0), recent90),
+        "salary_months_6m": salary_months,
+        "salary_avg_6m": _share(j.salary_total_6m.fill_null(zero), salary_months),
+        "logins_30d": j.logins_30d.fill_null(0),
+        "logins_90d": j.logins_90d.fill_null(0),
+        "digital_events_90d": j.digital_events_90d.fill_null(0),
+        "days_since_last_login": _days_before(day, last_login),
+        "days_since_last_activity": _days_before(day, last_activity),
+        "credit_limit": j.credit_limit.fill_null(zero),
+        "card_balance": j.card_balance.fill_null(zero),
+        "credit_utilisation": _share(j.card_balance.fill_null(zero), j.credit_limit),
+        "days_past_due": j.days_past_due.fill_null(0),
+        "defaulted_12m": j.defaulted_12m.fill_null(False),
+        "defaulted_ever": j.defaulted_ever.fill_null(False),
+        "risk_level": j.risk_level,
+        "risk_assessed_on": j.risk_assessed_on,
+        "risk_expires_on": j.risk_expires_on,
+        "risk_valid": j.risk_valid.fill_null(False),
+    }
+    types = {"string": "string", "int": "int64", "float": "float64", "date": "date"}
+    out = {name: values[name] for name in ("as_of_date", "customer_key", "load_cutoff")}
+    for f in FEATURES:
+        out[f.name] = values[f.name].cast("boolean" if f.dtype == "bool" else types[f.dtype])
+    return j.select(**out)
