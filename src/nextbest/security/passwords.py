@@ -21,6 +21,7 @@ __all__ = [
     "generate_password",
     "hash_password",
     "needs_rehash",
+    "set_hash_cost",
     "verify_password",
 ]
 
@@ -46,6 +47,14 @@ def check_password_rule(password: str, username: str = "") -> None:
         raise WeakPasswordError("password: must not contain the user name")
     if len(set(password)) < 5:
         raise WeakPasswordError("password: must use at least 5 different characters")
+
+
+def set_hash_cost(time_cost: int, memory_cost_kib: int) -> None:
+    """Change the argon2 cost for new hashes (tests use a cheap setting; never lower it in
+    production). Existing hashes keep verifying: their parameters are in the hash."""
+    global _HASHER, _DUMMY_HASH
+    _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=1)
+    _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from nextbest.errors import NextbestError
 
 __all__ = [
+    "FIELD_PERMISSIONS",
     "MATRIX",
     "Permission",
     "Principal",
@@ -60,6 +61,9 @@ class Permission(StrEnum):
 
 
 P = Permission
+
+# Permissions that gate fields inside a response rather than a whole route.
+FIELD_PERMISSIONS = frozenset({Permission.CUSTOMER_READ_SENSITIVE})
 
 # Least privilege: nobody but compliance and service agents sees identifiers in clear, the
 # administrator manages accounts but reads no customer data beyond masked profiles, and

@@ -1,0 +1,60 @@
+"""Everything a request needs, opened once per process (stores, keys, services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nextbest.config import Settings
+from nextbest.opstore.batches import BatchLedger
+from nextbest.opstore.inbox import Inbox
+from nextbest.opstore.policies import PolicyStore
+from nextbest.opstore.store import OperationalStore, open_opstore
+from nextbest.privacy.keys import KeyRing
+from nextbest.services.audit import AuditService, anchor_path
+from nextbest.services.consents import ConsentService
+from nextbest.services.customers import CustomerService, PublishedCustomers
+from nextbest.services.privacy_requests import DataSubjectRequests
+from nextbest.services.users import UserService
+
+__all__ = ["ApiContext"]
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: OperationalStore
+    keyring: KeyRing
+    audit: AuditService
+    users: UserService
+    published: PublishedCustomers
+    customers: CustomerService
+    consents: ConsentService
+    requests: DataSubjectRequests
+    inbox: Inbox
+    batches: BatchLedger
+    policies: PolicyStore
+
+    @classmethod
+    def open(cls, settings: Settings) -> ApiContext:
+        keyring = KeyRing.load(settings)
+        store = open_opstore(settings)
+        audit = AuditService(store, keyring, anchor_path(settings.home))
+        published = PublishedCustomers(settings)
+        return cls(
+            settings=settings,
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            users=UserService(store, keyring, audit),
+            published=published,
+            customers=CustomerService(published, store, keyring, audit),
+            consents=ConsentService(store, audit),
+            requests=DataSubjectRequests(store, keyring, audit, published),
+            inbox=Inbox(store),
+            batches=BatchLedger(store),
+            policies=PolicyStore(store),
+        )
+
+    def close(self) -> None:
+        self.published.close()
+        self.store.dispose()

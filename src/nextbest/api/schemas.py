@@ -1,0 +1,243 @@
+"""Request and response bodies (pydantic). ``*In`` are inputs, ``*Out`` outputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nextbest.domain.enums import ConsentPurpose, ConsentStatus, ContactChannel
+from nextbest.security.permissions import Permission, Role
+from nextbest.security.unmask import MIN_JUSTIFICATION, UnmaskPurpose
+
+T = TypeVar("T")
+
+Scalar = str | int | float | bool | None
+ChannelOrAll = ContactChannel | Literal["all"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    following = offset + limit
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+# --- auth ---------------------------------------------------------------------------------
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class MeOut(BaseModel):
+    subject: str
+    kind: Literal["user", "api_key"]
+    roles: list[Role]
+    permissions: list[Permission]
+
+
+# --- customers ----------------------------------------------------------------------------
+class Identifiers(BaseModel):
+    name: str | None
+    id_number: str | None
+    mobile: str | None
+    email: str | None
+
+
+class CustomerOut(BaseModel):
+    customer_key: str
+    identifiers: Identifiers
+    identifiers_masked: bool
+    attributes: dict[str, Scalar]
+    withheld: list[str]
+    erased: bool
+
+
+class UnmaskIn(Strict):
+    purpose: UnmaskPurpose
+    justification: str = Field(min_length=MIN_JUSTIFICATION, max_length=500, pattern=r"\S")
+
+
+# --- consents -----------------------------------------------------------------------------
+class ConsentOut(BaseModel):
+    customer_key: str
+    purpose: str
+    channel: str
+    status: str
+    event_time: datetime
+    source: str
+
+
+class ConsentIn(Strict):
+    purpose: ConsentPurpose
+    channel: ChannelOrAll = "all"
+    status: ConsentStatus
+
+
+# --- data-subject requests ----------------------------------------------------------------
+class ReferenceIn(Strict):
+    reference: str = Field(min_length=4, max_length=100, pattern=r"^\S.*\S$")
+
+
+class WithdrawIn(ReferenceIn):
+    purposes: list[ConsentPurpose] = Field(default_factory=list, max_length=10)
+
+
+class LegalHoldIn(Strict):
+    reason: str = Field(min_length=4, max_length=100, pattern=r"^\S.*\S$")
+
+
+class ExportOut(BaseModel):
+    customer_key: str
+    exported_at: datetime
+    identifiers: Identifiers
+    attributes: dict[str, Scalar]
+    consents: list[ConsentOut]
+    legal_hold: bool
+    erased: bool
+
+
+class ErasureOut(BaseModel):
+    customer_key: str
+    erased_at: datetime
+    erased_by: str
+
+
+class LegalHoldOut(BaseModel):
+    customer_key: str
+    on_hold: bool
+
+
+# --- users, roles, API keys ---------------------------------------------------------------
+Username = Field(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9._-]{1,63}$")
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    is_active: bool
+    roles: list[str]
+
+
+class UserIn(Strict):
+    username: str = Username
+    display_name: str = Field(min_length=1, max_length=200)
+    roles: list[Role] = Field(min_length=1, max_length=7)
+    password: str = Field(min_length=12, max_length=200)
+
+
+class UserPatch(Strict):
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=7)
+    is_active: bool | None = None
+
+
+class RoleOut(BaseModel):
+    role: Role
+    permissions: list[Permission]
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    roles: list[Role] = Field(min_length=1, max_length=7)
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    name: str
+    roles: list[str]
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedApiKeyOut(ApiKeyOut):
+    key: str = Field(description="Shown once; only its hash is stored")
+
+
+# --- audit --------------------------------------------------------------------------------
+class AuditEntryOut(BaseModel):
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str | None
+    detail: dict[str, Any]
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    anchors: int
+    problems: list[str]
+
+
+# --- events, batches, policies, health ----------------------------------------------------
+class EventIn(Strict):
+    event_type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")
+    customer_key: str | None = Field(default=None, min_length=1, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventAcceptedOut(BaseModel):
+    id: int
+    event_type: str
+
+
+class BatchOut(BaseModel):
+    batch_id: str
+    source: str
+    mapping: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    rows_read: int
+    rows_loaded: int
+    rows_flagged: int
+    rows_rejected: int
+    rows_queued: int
+    message: str | None
+
+
+class PolicyIn(Strict):
+    body: dict[str, Any]
+
+
+class PolicyOut(BaseModel):
+    policy_name: str
+    version: int
+    body: dict[str, Any]
+    checksum: str
+    status: str
+    created_at: datetime
+    created_by: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    opstore: Literal["ok", "unreachable"]
+    published: str | None
+    version: str

@@ -1,0 +1,139 @@
+"""A small installation for API and service tests: six customers in the vault and in a
+published warehouse copy, an operational store on the requested backend, and a key ring.
+
+The clear identifiers are listed in :data:`CUSTOMERS` so that tests can check that none of
+them ever appears in a response that should be masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+
+from nextbest.config import Settings
+from nextbest.opstore import OperationalStore
+from nextbest.opstore.vault import PiiVault, VaultRecord
+from nextbest.privacy.keys import KeyRing, init_keys
+from nextbest.privacy.masking import mask_value
+from nextbest.warehouse import open_warehouse
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str
+    name: str
+    id_number: str
+    mobile: str
+    email: str
+    city: str
+    income: str
+
+
+CUSTOMERS = (
+    Person(
+        "ckaaaa",
+        "张小三",
+        "110101199003071234",
+        "13812341234",
+        "zhangsan@example.com",
+        "北京",
+        "120000.00",
+    ),
+    Person(
+        "ckbbbb", "李四", "310101198512123456", "13987654321", "lisi@example.cn", "上海", "95000.50"
+    ),
+    Person(
+        "ckcccc",
+        "欧阳小明",
+        "440101197706065678",
+        "15011112222",
+        "ouyang@example.com",
+        "广州",
+        "300000.00",
+    ),
+    Person(
+        "ckdddd",
+        "王芳",
+        "320101199507089012",
+        "18622223333",
+        "wangfang@example.org",
+        "南京",
+        "56000.00",
+    ),
+    Person(
+        "ckeeee",
+        "赵敏",
+        "330101198809093456",
+        "17733334444",
+        "zhaomin@example.com",
+        "杭州",
+        "81000.00",
+    ),
+    Person(
+        "ckffff",
+        "钱多多",
+        "510101199212127890",
+        "13544445555",
+        "qian@example.net",
+        "成都",
+        "150000.00",
+    ),
+)
+CLEAR_VALUES = tuple(
+    v for p in CUSTOMERS for v in (p.name, p.id_number, p.mobile, p.email, p.income)
+)
+
+
+def customer_table() -> pa.Table:
+    return pa.table(
+        {
+            "customer_key": [p.key for p in CUSTOMERS],
+            "source_system": ["core"] * len(CUSTOMERS),
+            "name_masked": [mask_value("name", p.name) for p in CUSTOMERS],
+            "gender": ["M", "M", "M", "F", "F", "M"],
+            "birth_date": [date(1990, 3, 7)] * len(CUSTOMERS),
+            "id_type": ["resident_id"] * len(CUSTOMERS),
+            "id_number_masked": [mask_value("id_number", p.id_number) for p in CUSTOMERS],
+            "mobile_masked": [mask_value("mobile", p.mobile) for p in CUSTOMERS],
+            "email_masked": [mask_value("email", p.email) for p in CUSTOMERS],
+            "province": ["北京", "上海", "广东", "江苏", "浙江", "四川"],
+            "city": [p.city for p in CUSTOMERS],
+            "city_tier": [1, 1, 1, 2, 2, 2],
+            "annual_income": [p.income for p in CUSTOMERS],
+            "onboarding_date": [date(2015, 1, 1)] * len(CUSTOMERS),
+            "home_branch": ["BJ01", "SH01", "GZ01", "NJ01", "HZ01", "CD01"],
+        }
+    )
+
+
+def build_installation(settings: Settings) -> tuple[OperationalStore, KeyRing]:
+    """Keys, migrated opstore (``settings.opstore``), vault records, a published copy."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    init_keys(settings)
+    keyring = KeyRing.load(settings)
+    store = OperationalStore(settings.opstore)
+    store.migrate()
+    vault = PiiVault(store, keyring)
+    vault.put_many(
+        [
+            VaultRecord(p.key, p.name, "resident_id", p.id_number, p.mobile, p.email)
+            for p in CUSTOMERS
+        ],
+        "20260101T000000-test",
+    )
+    vault.commit_batch("20260101T000000-test")
+    warehouse = open_warehouse(settings)
+    try:
+        with warehouse.batch("20260101T000000-test") as writer:
+            writer.append("customer", customer_table())
+        warehouse.publish()
+    finally:
+        warehouse.close()
+    return store, keyring
+
+
+def settings_for(home: Path, store_url: str) -> Settings:
+    return Settings(home=home, opstore_url=store_url)
