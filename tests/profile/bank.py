@@ -35,9 +35,9 @@ PRODUCTS = [
 
 ACCOUNTS = [
     # account, customer, product, opened, closed, limit
-    ("a_pay_hq", "c_payroll", "HQ001", date(2020, 1, 15), None, None),
-    ("a_pay_wm", "c_payroll", "WM302", date(2021, 6, 1), None, None),
-    ("a_pay_cc", "c_payroll", "CC701", date(2020, 3, 1), None, 50000),
+    ("a_pay_hq", "c_payroll", "HQ001", date(2023, 1, 15), None, None),
+    ("a_pay_wm", "c_payroll", "WM302", date(2023, 6, 1), None, None),
+    ("a_pay_cc", "c_payroll", "CC701", date(2023, 3, 1), None, 50000),
     ("a_mat_hq", "c_mature", "HQ001", date(2018, 2, 1), None, None),
     ("a_mat_dq", "c_mature", "DQ012", date(2019, 1, 1), None, None),
     ("a_mat_fd", "c_mature", "FD402", date(2019, 5, 1), None, None),
