@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.backends.pyspark import Backend as PySparkBackend
 from ibis.backends.pyspark.datatypes import PySparkSchema
 from ibis.formats.pandas import PandasData
@@ -82,8 +83,11 @@ class _ArrowResultBackend(PySparkBackend):
         self._run_pre_execute_hooks(expr)
         table_expr = expr.as_table()
         sql = self.compile(table_expr, params=params, limit=limit, **kwargs)
+        schema = table_expr.schema()
         result = self._session.sql(sql).toArrow()
-        return expr.__pyarrow_result__(PyArrowData.convert_table(result, table_expr.schema()))
+        zone = self._session.conf.get("spark.sql.session.timeZone") or "UTC"
+        result = _wall_clock(result, schema, zone)
+        return expr.__pyarrow_result__(PyArrowData.convert_table(result, schema))
 
     def execute(
         self,
@@ -115,6 +119,25 @@ def _with_instants(schema: ibis.Schema, struct: StructType) -> ibis.Schema:
             for name, dtype in schema.items()
         }
     )
+
+
+def _wall_clock(result: pa.Table, schema: ibis.Schema, zone: str) -> pa.Table:
+    """Turn instants Spark returns for naive (wall-clock) timestamp columns into wall clock.
+
+    Spark keeps a naive timestamp as the instant of that wall-clock time in the session zone
+    and returns it as an instant; the wall-clock time in ``zone`` is the naive value.
+    """
+    for index, (name, dtype) in enumerate(schema.items()):
+        column = result.column(index)
+        if (
+            dtype.is_timestamp()
+            and dtype.timezone is None
+            and pa.types.is_timestamp(column.type)
+            and column.type.tz is not None
+        ):
+            zoned = column.cast(pa.timestamp(column.type.unit, tz=zone))
+            result = result.set_column(index, name, pc.local_timestamp(zoned))
+    return result
 
 
 def row_hashes(spec: PhysicalTable, rows: pa.Table) -> pa.Array:
@@ -222,6 +245,8 @@ class SparkWarehouse(Warehouse):
             self._store.acquire_writer()
         self._closed = False
         self._batch: _SparkBatchWriter | None = None
+        # Loading the backend through ``ibis.pyspark`` registers its compile options once.
+        ibis.pyspark  # noqa: B018
         try:
             self.session = child_session(config or SparkSettings(), timezone)
             # Ibis's connect pins the session to UTC; set the bank's zone after it.
