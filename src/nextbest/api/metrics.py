@@ -11,6 +11,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 __all__ = ["RequestMetrics"]
 
 
+def _template(scope: Any) -> str:
+    """The matched route's path with ``{name}`` in place of each parameter value."""
+    if scope.get("route") is None and scope.get("endpoint") is None:
+        return "unmatched"
+    path = str(scope.get("path", ""))
+    parts = path.split("/")
+    for name, value in (scope.get("path_params") or {}).items():
+        parts = [f"{{{name}}}" if part == str(value) else part for part in parts]
+    return "/".join(parts)
+
+
 class RequestMetrics:
     """ASGI middleware counting requests; one registry per app (tests build many apps)."""
 
@@ -46,7 +57,6 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _template(scope)
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(time.perf_counter() - start)

@@ -21,15 +21,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nextbest.errors import NextbestError
 from nextbest.opstore.audit import AuditEntry, AuditTrail
 from nextbest.opstore.models import AuditHead, AuditLog
 from nextbest.opstore.store import OperationalStore
 from nextbest.opstore.transactions import in_transaction
 from nextbest.privacy.keys import KeyRing
 
-__all__ = ["AuditFilter", "AuditService", "AuditVerification", "anchor_path"]
+__all__ = [
+    "AuditFilter",
+    "AuditService",
+    "AuditTamperedError",
+    "AuditVerification",
+    "anchor_path",
+]
 
 _MAX_LIMIT = 1_000
+
+
+class AuditTamperedError(NextbestError):
+    """Verification found problems (each is printed before this error)."""
+
+    exit_code = 1
 
 
 def anchor_path(home: Path) -> Path:
