@@ -20,6 +20,7 @@ __all__ = [
     "Principal",
     "Role",
     "UnknownRoleError",
+    "matrix_markdown",
     "parse_roles",
     "permissions_for",
 ]
@@ -171,3 +172,16 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+
+def matrix_markdown() -> str:
+    """The permission matrix as a Markdown table (``docs/api.md`` embeds it verbatim)."""
+    roles = list(Role)
+    lines = [
+        "| permission | " + " | ".join(r.value for r in roles) + " |",
+        "|---|" + "|".join(":-:" for _ in roles) + "|",
+    ]
+    for permission in Permission:
+        marks = " | ".join("✓" if permission in MATRIX[r] else "" for r in roles)
+        lines.append(f"| `{permission.value}` | {marks} |")
+    return "\n".join(lines) + "\n"
