@@ -2,11 +2,11 @@
 
 Rules, evaluated on the feature snapshot; the first that matches wins, in this order:
 
-1. ``churned`` — has held a product, and either holds none any more (every account
-   closed), or has been silent for at least :data:`CHURN_SILENCE_DAYS` days (no
-   customer-initiated transaction since the later of the last one and the first product)
-   with financial assets under :data:`CHURN_MAX_AUM` CNY. This is the demo bank's churn
-   definition: a churner closes everything or leaves a token balance behind.
+1. ``churned`` — the project's churn definition (``docs/demo-bank.md``): has held a
+   product and either (a) holds no deposit or investment account any more, or (b) has
+   financial assets (AUM) under :data:`CHURN_MAX_AUM` CNY and no customer-initiated
+   transaction for at least :data:`CHURN_SILENCE_DAYS` days (counted from the first product
+   when there was none).
 2. ``prospect`` — a known customer who has never held a product.
 3. ``new`` — first product opened less than :data:`NEW_MONTHS` months ago.
 4. ``dormant`` — no customer-initiated transaction or login for at least
@@ -30,6 +30,8 @@ from enum import StrEnum
 import ibis
 import numpy as np
 
+from nextbest.profile.catalogue import FAMILY_GROUPS
+
 __all__ = [
     "CHURN_MAX_AUM",
     "CHURN_SILENCE_DAYS",
@@ -44,6 +46,7 @@ __all__ = [
     "transition_matrix",
 ]
 
+_ASSET_FAMILIES = tuple(f for f, g in FAMILY_GROUPS.items() if g in ("deposit", "investment"))
 CHURN_SILENCE_DAYS = 90
 CHURN_MAX_AUM = 100.0
 NEW_MONTHS = 6
@@ -100,8 +103,9 @@ def lifecycle_stages(snapshot: ibis.Table) -> ibis.Table:
     activity_days = s.days_since_last_activity.fill_null(
         _days_since(s.first_product_date, s.as_of_date)
     )
+    asset_held = ibis.or_(*(s[f"holds_{f}"] for f in _ASSET_FAMILIES))
     churned = s.ever_held & (
-        (s.account_count == 0) | ((silent_days >= CHURN_SILENCE_DAYS) & (s.aum < CHURN_MAX_AUM))
+        ~asset_held | ((silent_days >= CHURN_SILENCE_DAYS) & (s.aum < CHURN_MAX_AUM))
     )
     dormant = (activity_days >= DORMANT_DAYS) | (s.aum_change_6m.fill_null(0.0) <= -0.5)
     mature = (s.months_since_first_product >= MATURE_MONTHS) & (s.family_count >= MATURE_FAMILIES)
