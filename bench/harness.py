@@ -212,7 +212,7 @@ def _print_table(
             f"{rows / max(r.seconds, 1e-9):,.0f}" if rows else "",
             ratio,
         )
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

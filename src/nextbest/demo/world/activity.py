@@ -34,7 +34,6 @@ EVENT_TYPES = tuple(EventType)
 EVENT_CHANNELS = tuple(EventChannel)
 _CH = {c: i for i, c in enumerate(CHANNELS)}
 _CP = {c: i for i, c in enumerate(COUNTERPARTIES)}
-_CAT = {c.value: i for i, c in enumerate(CATEGORIES)}
 
 
 @dataclass(frozen=True)
@@ -327,6 +326,3 @@ def draw_activity(
         ev_target=rng.integers(0, len(dig.targets), k),
     )
     return ev
-
-
-CATEGORY_INDEX = _CAT

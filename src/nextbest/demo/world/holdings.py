@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nextbest.demo.world.calendar import Window
-from nextbest.demo.world.lifecycle import CHURNED, DORMANT, NEW, Lifecycle
+from nextbest.demo.world.lifecycle import DORMANT, NEW, Lifecycle
 from nextbest.demo.world.params import WorldParams
 from nextbest.demo.world.population import STUDENT, UNEMPLOYED, Population
 from nextbest.domain.enums import (
@@ -286,7 +286,3 @@ def draw_holdings(
         bal_month_end=level,
         bal_avg_daily=avg,
     )
-
-
-def is_churned_state(state: np.ndarray) -> np.ndarray:
-    return state == CHURNED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -18,22 +20,15 @@ __all__ = ["CHURN_SILENCE_DAYS", "ResponseTraits", "draw_response_traits", "trut
 CHURN_SILENCE_DAYS = 90
 
 
+@dataclass(frozen=True)
 class ResponseTraits:
-    """Per customer and channel response parameters (n, channels)."""
+    """Per customer and channel response parameters, arrays of shape (n, channels)."""
 
-    def __init__(
-        self,
-        open_p: np.ndarray,
-        click_p: np.ndarray,
-        complaint_p: np.ndarray,
-        conversion_effect: np.ndarray,
-        churn_effect: np.ndarray,
-    ) -> None:
-        self.open_p = open_p
-        self.click_p = click_p
-        self.complaint_p = complaint_p
-        self.conversion_effect = conversion_effect
-        self.churn_effect = churn_effect
+    open_p: np.ndarray
+    click_p: np.ndarray
+    complaint_p: np.ndarray
+    conversion_effect: np.ndarray
+    churn_effect: np.ndarray
 
 
 def draw_response_traits(
