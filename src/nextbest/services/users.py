@@ -374,7 +374,7 @@ class UserService:
             row = s.get(RefreshToken, hash_secret(refresh_token))
             user = None if row is None else s.get(AppUser, row.user_id)
             if row is None or user is None or user.username != actor:
-                raise UserError("refresh_token: not a token of this user")
+                raise UserNotFoundError("refresh_token: not a token of this user")
             self._revoke(s, RefreshToken.family_id == row.family_id, "logout")
             self.audit.record("auth.logout", "user", actor, actor=actor, session=s)
         self.audit.anchor()
