@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from nextbest.warehouse import Warehouse
 from nextbest.warehouse.duckdb import DuckDBWarehouse
 
 AS_OF = date(2024, 6, 30)
@@ -293,7 +294,7 @@ def risk_assessments() -> pa.Table:
     )
 
 
-def load_bank(wh: DuckDBWarehouse, *, loaded_at: datetime = T_LOAD, batch: str = "b1") -> None:
+def load_bank(wh: Warehouse, *, loaded_at: datetime = T_LOAD, batch: str = "b1") -> None:
     """Write the whole bank as one batch."""
     with wh.batch(batch, loaded_at=loaded_at) as w:
         w.append("product", products())
