@@ -58,3 +58,23 @@ def test_unknown_customer_or_channel_names_the_row(world: World) -> None:
     bad = pd.DataFrame({"customer_id": [world.customer_ids[0]], "channel": ["pigeon"]})
     with pytest.raises(ContactError, match="pigeon"):
         world.respond(bad, seed=0)
+
+
+def test_contacts_may_name_pseudonymous_keys(golden_bank: GenerationSummary) -> None:
+    import pyarrow.compute as pc
+
+    keyed = World.load(
+        golden_bank.out, key_of=lambda ids: pc.binary_join_element_wise("key", ids, "-")
+    )
+    first = keyed.customer_ids[:3]
+    by_id = pd.DataFrame({"customer_id": first, "channel": "sms", "offer": "DD002"})
+    by_key = pd.DataFrame(
+        {"customer_key": [f"key-{c}" for c in first], "channel": "sms", "offer": "DD002"}
+    )
+    a = keyed.respond(by_id, seed=2)
+    b = keyed.respond(by_key, seed=2)
+    assert a["converted"].tolist() == b["converted"].tolist()
+    assert a["opened"].tolist() == b["opened"].tolist()
+    plain = World.load(golden_bank.out)
+    with pytest.raises(ContactError, match="key_of"):
+        plain.respond(by_key, seed=2)

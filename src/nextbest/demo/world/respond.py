@@ -11,6 +11,7 @@ probabilities with and without contact.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +58,16 @@ class World:
     complaint_p: np.ndarray
     conversion_effect: np.ndarray
     churn_effect: np.ndarray
+    customer_keys: pd.Index | None = None  # pseudonymous keys, when a key function was given
 
     @classmethod
-    def load(cls, out: Path) -> World:
-        """Read the truth files of the bank generated under ``out``."""
+    def load(cls, out: Path, key_of: Callable[[pa.Array], pa.Array] | None = None) -> World:
+        """Read the truth files of the bank generated under ``out``.
+
+        ``key_of`` turns source customer numbers into the warehouse's pseudonymous keys
+        (e.g. ``lambda ids: customer_keys(keyring, "demo_core", ids)``); contacts may then
+        name customers by ``customer_key`` instead of ``customer_id``.
+        """
         info = json.loads((out / "generation.json").read_text(encoding="utf-8"))
         world_file = info.get("world_file", "world.yaml")
         params = load_world_params(Path(world_file) if Path(world_file).is_absolute() else None)
@@ -94,17 +101,27 @@ class World:
             complaint_p=per_channel("complaint_prob"),
             conversion_effect=per_channel("conversion_effect"),
             churn_effect=per_channel("churn_effect"),
+            customer_keys=None
+            if key_of is None
+            else pd.Index(key_of(cust["KHH"].combine_chunks()).to_numpy(zero_copy_only=False)),
         )
 
     def _locate(self, contacts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        for column in ("customer_id", "channel"):
+        by_key = "customer_id" not in contacts and "customer_key" in contacts
+        id_column = "customer_key" if by_key else "customer_id"
+        for column in (id_column, "channel"):
             if column not in contacts:
                 raise ContactError(f"contacts: missing column {column!r}")
-        ids = contacts["customer_id"].astype(str).to_numpy()
-        pos = self.customer_ids.get_indexer(ids)
+        if by_key and self.customer_keys is None:
+            raise ContactError("contacts name customer_key: load the World with key_of=...")
+        index = (
+            self.customer_keys if by_key and self.customer_keys is not None else self.customer_ids
+        )
+        ids = contacts[id_column].astype(str).to_numpy()
+        pos = index.get_indexer(ids)
         if (pos < 0).any():
             row = int(np.flatnonzero(pos < 0)[0])
-            raise ContactError(f"contacts row {row + 1}: unknown customer_id {ids[row]!r}")
+            raise ContactError(f"contacts row {row + 1}: unknown {id_column} {ids[row]!r}")
         channels = self.params.response.channels
         ch = pd.Index(channels).get_indexer(contacts["channel"].astype(str).to_numpy())
         if (ch < 0).any():
@@ -152,7 +169,8 @@ class World:
         Parameters
         ----------
         contacts:
-            Columns ``customer_id`` (source customer number, 客户号), ``channel`` (one of the
+            Columns ``customer_id`` (source customer number, 客户号; or ``customer_key`` when
+            the World was loaded with ``key_of``), ``channel`` (one of the
             world's response channels: sms, email, phone, app_push, in_app, branch, wechat),
             optional ``offer`` (a product code) and ``treated`` (default true; false marks a
             control-group member who is not contacted).
