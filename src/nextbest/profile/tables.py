@@ -43,8 +43,8 @@ class DerivedTable:
         return tuple(c[0] for c in self.columns)
 
 
-_AS_OF = ("as_of_date", "date", True)
-_CUSTOMER = ("customer_key", "string", True)
+_AS_OF: tuple[str, ColumnType, bool] = ("as_of_date", "date", True)
+_CUSTOMER: tuple[str, ColumnType, bool] = ("customer_key", "string", True)
 
 FEATURE_SNAPSHOT = DerivedTable(
     "feature_snapshot",
