@@ -1,41 +1,28 @@
 """The shipped mapping ingests a generated bank and ingestion finds the injected faults."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
+
+from nextbest.config import Settings
+from nextbest.demo.world import generate
+from nextbest.services.ingestion import ingest
+from nextbest.services.stores import init_installation
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nextbest.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-
-
-def test_faults_are_detected_with_their_rule_and_clean_rows_pass(tmp_path: Path) -> None:
-    env = {**os.environ, "NEXTBEST_HOME": str(tmp_path / "home")}
-    env.pop("NEXTBEST_MASTER_KEY", None)
-    bank = tmp_path / "bank"
-    gen = _cli(env, "generate", "--customers", "800", "--months", "3", "--seed", "8",
-               "--faults", "0.08", "--out", str(bank), "--json")  # fmt: skip
-    assert gen.returncode == 0, gen.stderr
-    assert _cli(env, "init").returncode == 0
-    mapping = str(bank / "mapping.yaml")
-    run = _cli(env, "ingest", str(bank / "export"), "--mapping", mapping, "--json")
-    assert run.returncode == 0, run.stderr
-    report = json.loads(run.stdout)
-    assert report["status"] == "committed"
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_faults_are_detected_with_their_rule_and_clean_rows_pass(
+    tmp_path: Path, settings: Settings, file_format: str
+) -> None:
+    bank = generate(tmp_path / "bank", 600, 3, seed=8, faults=0.08, fmt=file_format).out  # type: ignore[arg-type]
+    init_installation(settings)
+    report = ingest(settings, bank / "export", bank / "mapping.yaml")
+    assert report.status == "committed"
 
     manifest = pd.read_parquet(bank / "faults.parquet")
-    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
         found = pd.concat(
             [
                 con.sql(f"select source_file, row_number, rule from {t}").df()
@@ -52,4 +39,4 @@ def test_faults_are_detected_with_their_rule_and_clean_rows_pass(tmp_path: Path)
     # duplicates go to the match-candidate queue, and only they do
     duplicates = manifest["expected_rule"].eq("near_duplicate").sum()
     assert duplicates > 0
-    assert report["totals"]["queued"] == duplicates
+    assert report.totals.queued == duplicates
