@@ -320,7 +320,7 @@ def draw_activity(
         last_customer_txn_day=last,
         ev_customer=c,
         ev_day=days(c, m),
-        ev_second=rng.integers(0, 24 * 3600, k),
+        ev_second=rng.integers(6 * 3600, 24 * 3600, k),  # app use is a daytime habit
         ev_type=rng.choice(len(types), size=k, p=tw / tw.sum()),
         ev_channel=ev_channel,
         ev_target=rng.integers(0, len(dig.targets), k),

@@ -197,7 +197,7 @@ def draw_holdings(
         principal = pop.income[ci][sel] * mult * np.exp(rng.normal(0, 0.3, sel.sum()))
         limit[sel] = np.maximum(np.round(principal / 1000) * 1000, prod.min_amount[pj][sel])
 
-    serial = (pop.index[ci] * 32 + pj) * 982_451_653 % 10**15
+    serial = ((pop.index[ci] * 32 + pj) * 982_451_653 + 371_204_958_113_467) % 10**15
     number = prod.number_prefix()[pj] * 10**15 + serial
 
     # balance rows: months whose last day the account is open on

@@ -273,7 +273,7 @@ def draw_population(
     )
 
     # a bijection of the customer index keeps mobiles unique across blocks
-    suffix = (index * 73_939_133 + 12_345_679) % 100_000_000
+    suffix = (index * 73_939_133 + 40_617_283) % 100_000_000
     prefix = _MOBILE_PREFIXES[index % len(_MOBILE_PREFIXES)]
     mobile = pc.cast(pa.array(prefix * 100_000_000 + suffix), pa.string())
 
