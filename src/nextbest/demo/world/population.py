@@ -115,7 +115,7 @@ def _interp_age_curve(age: np.ndarray, knots: list[tuple[float, float]]) -> np.n
 def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One categorical draw per row of ``probs`` (rows sum to 1)."""
     cum = np.cumsum(probs, axis=1)
-    u = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
+    u = rng.random((probs.shape[0], 1)) * cum[:, -1:]
     return (u > cum).sum(axis=1)
 
 
