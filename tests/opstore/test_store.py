@@ -18,7 +18,7 @@ def test_migrated_schema_matches_the_orm(store: OperationalStore) -> None:
 
 def test_migrate_is_idempotent(store: OperationalStore) -> None:
     head = store.current_revision()
-    assert head == "0002"
+    assert head == "0003"
     assert store.migrate() == head
     assert store.migrate() == head
     again = OperationalStore(store.url)

@@ -12,6 +12,7 @@ from nextbest.opstore.models.base import Base, UtcDateTime, utcnow
 from nextbest.opstore.models.batches import BATCH_STATUSES, IngestBatch
 from nextbest.opstore.models.consents import ALL_CHANNELS, Consent
 from nextbest.opstore.models.contacts import Contact
+from nextbest.opstore.models.decisioning import ContactCounter, DecisionRecord, DoNotDisturb
 from nextbest.opstore.models.inbox import InboxEvent
 from nextbest.opstore.models.matches import MATCH_STATUSES, MatchCandidate
 from nextbest.opstore.models.policies import PolicyVersion
@@ -29,6 +30,9 @@ __all__ = [
     "Base",
     "Consent",
     "Contact",
+    "ContactCounter",
+    "DecisionRecord",
+    "DoNotDisturb",
     "InboxEvent",
     "IngestBatch",
     "LegalHold",

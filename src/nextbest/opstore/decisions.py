@@ -1,0 +1,406 @@
+"""Repositories for decisioning: decision records, contact counters, do-not-disturb, policies.
+
+The contact cap is enforced in the database, not in Python: a reservation is
+``UPDATE contact_counter SET count = count + 1 WHERE <key> AND count < cap``, so two
+decisions racing for the last contact of a period cannot both win (on PostgreSQL the second
+UPDATE waits for the first's row lock and re-checks the condition; on SQLite writers are
+serialised by ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from nextbest.errors import NextbestError
+from nextbest.opstore.audit import AuditTrail
+from nextbest.opstore.models import (
+    ContactCounter,
+    DecisionRecord,
+    DoNotDisturb,
+    PolicyVersion,
+    utcnow,
+)
+from nextbest.opstore.policies import PolicyRecord, PolicyStore
+from nextbest.opstore.store import OperationalStore
+from nextbest.opstore.transactions import in_transaction
+
+__all__ = [
+    "CapClaim",
+    "ContactCounters",
+    "DecisionLog",
+    "DecisionLogError",
+    "DoNotDisturbList",
+    "Outcome",
+    "PolicyRegistry",
+    "StoredDecision",
+    "new_decision_id",
+]
+
+Outcome = Literal["accepted", "rejected"]
+OUTCOMES: tuple[str, ...] = ("accepted", "rejected")
+_CHUNK = 900
+
+
+class DecisionLogError(NextbestError):
+    """A decision id is unknown, or an outcome is invalid or already recorded."""
+
+
+def new_decision_id() -> str:
+    """A random, unguessable decision id (``d`` + 24 hex digits)."""
+    return "d" + secrets.token_hex(12)
+
+
+# -- decision records ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """One row of ``decision_record``."""
+
+    decision_id: str
+    customer_key: str
+    offer_id: str | None
+    product_id: str | None
+    channel: str | None
+    campaign_id: str | None
+    priority: float | None
+    price: float | None
+    decided_at: datetime
+    explanation: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+    policy_version: str
+    catalogue_version: str
+    snapshot_version: str
+    outcome: str | None = None
+    outcome_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: DecisionRecord) -> StoredDecision:
+        return cls(
+            row.decision_id,
+            row.customer_key,
+            row.offer_id,
+            row.product_id,
+            row.channel,
+            row.campaign_id,
+            row.priority,
+            row.price,
+            row.decided_at,
+            row.explanation,
+            row.inputs,
+            row.policy_version,
+            row.catalogue_version,
+            row.snapshot_version,
+            row.outcome,
+            row.outcome_at,
+        )
+
+
+class DecisionLog:
+    """Writes decisions and their outcomes; answers cool-down questions."""
+
+    def __init__(self, store: OperationalStore) -> None:
+        self.store = store
+
+    def record(self, decision: StoredDecision, *, session: Session | None = None) -> None:
+        with in_transaction(self.store, session) as s:
+            s.add(
+                DecisionRecord(
+                    decision_id=decision.decision_id,
+                    customer_key=decision.customer_key,
+                    offer_id=decision.offer_id,
+                    product_id=decision.product_id,
+                    channel=decision.channel,
+                    campaign_id=decision.campaign_id,
+                    priority=decision.priority,
+                    price=decision.price,
+                    decided_at=decision.decided_at,
+                    explanation=dict(decision.explanation),
+                    inputs=dict(decision.inputs),
+                    policy_version=decision.policy_version,
+                    catalogue_version=decision.catalogue_version,
+                    snapshot_version=decision.snapshot_version,
+                )
+            )
+            s.flush()
+
+    def get(self, decision_id: str, *, session: Session | None = None) -> StoredDecision:
+        with in_transaction(self.store, session, readonly=True) as s:
+            row = s.get(DecisionRecord, decision_id)
+            if row is None:
+                raise DecisionLogError(f"decision_record: no decision {decision_id!r}")
+            return StoredDecision.from_row(row)
+
+    def recent(
+        self, customer_key: str | None = None, limit: int = 20, *, session: Session | None = None
+    ) -> list[StoredDecision]:
+        query = select(DecisionRecord).order_by(DecisionRecord.decided_at.desc()).limit(limit)
+        if customer_key is not None:
+            query = query.where(DecisionRecord.customer_key == customer_key)
+        with in_transaction(self.store, session, readonly=True) as s:
+            return [StoredDecision.from_row(r) for r in s.scalars(query)]
+
+    def set_outcome(
+        self,
+        decision_id: str,
+        outcome: str,
+        at: datetime | None = None,
+        *,
+        session: Session | None = None,
+    ) -> StoredDecision:
+        """Record ``accepted`` or ``rejected`` once; a second, different outcome is refused."""
+        if outcome not in OUTCOMES:
+            raise DecisionLogError(
+                f"decision {decision_id}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}"
+            )
+        with in_transaction(self.store, session) as s:
+            row = s.get(DecisionRecord, decision_id, with_for_update=True)
+            if row is None:
+                raise DecisionLogError(f"decision_record: no decision {decision_id!r}")
+            if row.offer_id is None:
+                raise DecisionLogError(f"decision {decision_id}: no offer was made")
+            if row.outcome is not None and row.outcome != outcome:
+                raise DecisionLogError(
+                    f"decision {decision_id}: outcome already recorded as {row.outcome!r}"
+                )
+            if row.outcome is None:
+                row.outcome = outcome
+                row.outcome_at = at or utcnow()
+            s.flush()
+            return StoredDecision.from_row(row)
+
+    def rejected_products(
+        self, customer_keys: Iterable[str], since: datetime, *, session: Session | None = None
+    ) -> dict[str, set[str]]:
+        """Customer -> products rejected at or after ``since`` (bulk; absent: none)."""
+        keys = list(dict.fromkeys(customer_keys))
+        out: dict[str, set[str]] = {}
+        with in_transaction(self.store, session, readonly=True) as s:
+            for start in range(0, len(keys), _CHUNK):
+                query = select(DecisionRecord.customer_key, DecisionRecord.product_id).where(
+                    DecisionRecord.customer_key.in_(keys[start : start + _CHUNK]),
+                    DecisionRecord.outcome == "rejected",
+                    DecisionRecord.outcome_at >= since,
+                )
+                for key, product in s.execute(query):
+                    if product is not None:
+                        out.setdefault(key, set()).add(product)
+        return out
+
+
+# -- contact counters ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapClaim:
+    """One cap a contact counts against: ``channel`` (or ``all``) per ``period`` bucket."""
+
+    channel: str
+    period: str
+    bucket_start: date
+    limit: int
+
+
+class ContactCounters:
+    """Marketing contacts per customer × channel × period bucket, with atomic reservation."""
+
+    def __init__(self, store: OperationalStore) -> None:
+        self.store = store
+
+    def counts(
+        self,
+        customer_keys: Iterable[str],
+        channel: str,
+        period: str,
+        bucket_start: date,
+        *,
+        session: Session | None = None,
+    ) -> dict[str, int]:
+        """Count per customer in one bucket (bulk; customers without a row are left out)."""
+        keys = list(dict.fromkeys(customer_keys))
+        out: dict[str, int] = {}
+        with in_transaction(self.store, session, readonly=True) as s:
+            for start in range(0, len(keys), _CHUNK):
+                query = select(ContactCounter.customer_key, ContactCounter.count).where(
+                    ContactCounter.customer_key.in_(keys[start : start + _CHUNK]),
+                    ContactCounter.channel == channel,
+                    ContactCounter.period == period,
+                    ContactCounter.bucket_start == bucket_start,
+                )
+                out.update({k: int(n) for k, n in s.execute(query)})
+        return out
+
+    def reserve(
+        self, customer_key: str, claims: Sequence[CapClaim], *, session: Session | None = None
+    ) -> str | None:
+        """Take one contact from every claim, all or nothing.
+
+        Returns ``None`` on success, else ``"<channel>_<period>"`` of the first cap that was
+        full (the counters are then left as they were).
+        """
+        with in_transaction(self.store, session) as s:
+            insert_fn = (
+                postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            )
+            taken: list[CapClaim] = []
+            for claim in claims:
+                where = (
+                    ContactCounter.customer_key == customer_key,
+                    ContactCounter.channel == claim.channel,
+                    ContactCounter.period == claim.period,
+                    ContactCounter.bucket_start == claim.bucket_start,
+                )
+                s.execute(
+                    insert_fn(ContactCounter)
+                    .values(
+                        customer_key=customer_key,
+                        channel=claim.channel,
+                        period=claim.period,
+                        bucket_start=claim.bucket_start,
+                        count=0,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                result = s.execute(
+                    update(ContactCounter)
+                    .where(*where, ContactCounter.count < claim.limit)
+                    .values(count=ContactCounter.count + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    for done in taken:  # give back what this call took
+                        s.execute(
+                            update(ContactCounter)
+                            .where(
+                                ContactCounter.customer_key == customer_key,
+                                ContactCounter.channel == done.channel,
+                                ContactCounter.period == done.period,
+                                ContactCounter.bucket_start == done.bucket_start,
+                            )
+                            .values(count=ContactCounter.count - 1)
+                            .execution_options(synchronize_session=False)
+                        )
+                    return f"{claim.channel}_{claim.period}"
+                taken.append(claim)
+        return None
+
+
+# -- do-not-disturb ------------------------------------------------------------------------
+
+
+class DoNotDisturbList:
+    """The do-not-disturb list (no marketing contact while a customer is on it)."""
+
+    def __init__(self, store: OperationalStore) -> None:
+        self.store = store
+
+    def add(
+        self,
+        customer_key: str,
+        reason: str,
+        *,
+        actor: str = "system",
+        session: Session | None = None,
+    ) -> None:
+        with in_transaction(self.store, session) as s:
+            if s.get(DoNotDisturb, customer_key) is None:
+                s.add(
+                    DoNotDisturb(
+                        customer_key=customer_key, added_at=utcnow(), reason=reason, added_by=actor
+                    )
+                )
+                s.flush()
+
+    def remove(self, customer_key: str, *, session: Session | None = None) -> bool:
+        with in_transaction(self.store, session) as s:
+            result = s.execute(
+                delete(DoNotDisturb).where(DoNotDisturb.customer_key == customer_key)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def listed(self, customer_keys: Iterable[str], *, session: Session | None = None) -> set[str]:
+        keys = list(dict.fromkeys(customer_keys))
+        out: set[str] = set()
+        with in_transaction(self.store, session, readonly=True) as s:
+            for start in range(0, len(keys), _CHUNK):
+                out.update(
+                    s.scalars(
+                        select(DoNotDisturb.customer_key).where(
+                            DoNotDisturb.customer_key.in_(keys[start : start + _CHUNK])
+                        )
+                    )
+                )
+        return out
+
+    def add_many(self, customer_keys: Sequence[str], reason: str, *, actor: str = "system") -> int:
+        """Bulk add (customers already listed are kept as they are)."""
+        present = self.listed(customer_keys)
+        rows = [
+            {"customer_key": k, "added_at": utcnow(), "reason": reason, "added_by": actor}
+            for k in dict.fromkeys(customer_keys)
+            if k not in present
+        ]
+        if rows:
+            with self.store.session() as s:
+                s.execute(insert(DoNotDisturb), rows)
+        return len(rows)
+
+
+# -- policy versions with their audit entry --------------------------------------------------
+
+
+class PolicyRegistry:
+    """Stores a policy or catalogue version and its audit entry in one transaction."""
+
+    def __init__(self, store: OperationalStore, trail: AuditTrail) -> None:
+        self.store = store
+        self.trail = trail
+        self.policies = PolicyStore(store)
+
+    def publish(
+        self,
+        policy_name: str,
+        body: Mapping[str, Any],
+        *,
+        actor: str,
+        reason: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> PolicyRecord:
+        """Make ``body`` the active version of ``policy_name``, audited (author, time, reason).
+
+        Either both the version and the audit entry are committed, or neither.
+        """
+        if not reason.strip():
+            raise DecisionLogError(f"policy {policy_name}: a reason is required")
+        with self.store.session() as s:
+            record = self.policies.publish(policy_name, body, actor=actor, session=s)
+            self.trail.append(
+                "policy.publish",
+                "policy",
+                f"{policy_name}:v{record.version}",
+                {"reason": reason, "checksum": record.checksum, **dict(detail or {})},
+                actor=actor,
+                session=s,
+            )
+        return record
+
+    def active(self, policy_name: str) -> PolicyRecord | None:
+        return self.policies.active(policy_name)
+
+    def history(self, policy_name: str | None = None) -> list[PolicyRecord]:
+        """Every stored version, newest first (of one policy name, or of all)."""
+        query = select(PolicyVersion).order_by(
+            PolicyVersion.policy_name, PolicyVersion.version.desc()
+        )
+        if policy_name is not None:
+            query = query.where(PolicyVersion.policy_name == policy_name)
+        with self.store.session(readonly=True) as s:
+            return [PolicyRecord.from_row(r) for r in s.scalars(query)]
