@@ -3,9 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-NEXTBEST_HOME ?= $(CURDIR)/var/demo
-DEMO_EXPORT := $(NEXTBEST_HOME)/export
-export NEXTBEST_HOME
+# The demo's installation (keys, stores, exports); `make demo-data` deletes and rebuilds it.
+DEMO_HOME ?= $(CURDIR)/var/demo
+DEMO_EXPORT := $(DEMO_HOME)/export
 
 .PHONY: demo demo-data test bench lint clean install install-test
 
@@ -25,15 +25,30 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-base
 install-test: $(VENV)/.installed-test
 
+# The demo bank: 20,000 customers, 24 months, 2% data faults, through the shipped mapping.
+DEMO_CUSTOMERS ?= 20000
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
+# Month-end of the generated history (generation.json's end_month), for the as-of snapshot.
+DEMO_AS_OF = $$($(BIN)/python -c 'import json, sys, pandas; \
+	print(pandas.Period(json.load(open(sys.argv[1]))["end_month"], "M").end_time.date())' \
+	$(DEMO_EXPORT)/generation.json)
+
+demo-data demo: export NEXTBEST_HOME = $(DEMO_HOME)
 demo-data: install
-	rm -rf $(NEXTBEST_HOME)
+	rm -rf $(DEMO_HOME)
 	$(BIN)/nextbest init
-	$(BIN)/nextbest sample-bank --out $(DEMO_EXPORT)
-	$(BIN)/nextbest ingest $(DEMO_EXPORT) --mapping src/nextbest/demo/mappings/sample_bank.yaml
+	$(BIN)/nextbest generate --customers $(DEMO_CUSTOMERS) --months 24 --seed 1 --faults 0.02 \
+		--out $(DEMO_EXPORT)
+	$(BIN)/nextbest ingest $(DEMO_EXPORT) --mapping src/nextbest/demo/mappings/generated_bank.yaml
+	$(BIN)/nextbest understand run --as-of $(DEMO_AS_OF)
 	$(BIN)/nextbest publish
 	$(BIN)/nextbest status
 
 demo: demo-data
+	$(BIN)/nextbest demo-users
+	@echo "API and OpenAPI docs: http://$(DEMO_HOST):$(DEMO_PORT)/api/v1/docs (Ctrl-C stops)"
+	$(BIN)/nextbest serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 test: install-test
 	$(BIN)/python -m pytest -q
