@@ -10,7 +10,7 @@ serialised by ``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from nextbest.errors import NextbestError
 from nextbest.opstore.audit import AuditTrail
 from nextbest.opstore.models import (
+    ALL_CHANNELS,
+    Consent,
     ContactCounter,
     DecisionRecord,
     DoNotDisturb,
@@ -41,7 +43,9 @@ __all__ = [
     "Outcome",
     "PolicyRegistry",
     "StoredDecision",
+    "effective_consents",
     "new_decision_id",
+    "policy_history",
 ]
 
 Outcome = Literal["accepted", "rejected"]
@@ -51,6 +55,16 @@ _CHUNK = 900
 
 class DecisionLogError(NextbestError):
     """A decision id is unknown, or an outcome is invalid or already recorded."""
+
+
+def _chunks(customer_keys: Iterable[str] | None) -> Iterator[list[str] | None]:
+    """``None`` once (no filter), or the distinct keys in IN-list sized chunks."""
+    if customer_keys is None:
+        yield None
+        return
+    keys = list(dict.fromkeys(customer_keys))
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
 
 
 def new_decision_id() -> str:
@@ -178,17 +192,21 @@ class DecisionLog:
             return StoredDecision.from_row(row)
 
     def rejected_products(
-        self, customer_keys: Iterable[str], since: datetime, *, session: Session | None = None
+        self,
+        customer_keys: Iterable[str] | None,
+        since: datetime,
+        *,
+        session: Session | None = None,
     ) -> dict[str, set[str]]:
-        """Customer -> products rejected at or after ``since`` (bulk; absent: none)."""
-        keys = list(dict.fromkeys(customer_keys))
+        """Customer -> products rejected at or after ``since`` (``None``: every customer)."""
+        base = select(DecisionRecord.customer_key, DecisionRecord.product_id).where(
+            DecisionRecord.outcome == "rejected", DecisionRecord.outcome_at >= since
+        )
         out: dict[str, set[str]] = {}
         with in_transaction(self.store, session, readonly=True) as s:
-            for start in range(0, len(keys), _CHUNK):
-                query = select(DecisionRecord.customer_key, DecisionRecord.product_id).where(
-                    DecisionRecord.customer_key.in_(keys[start : start + _CHUNK]),
-                    DecisionRecord.outcome == "rejected",
-                    DecisionRecord.outcome_at >= since,
+            for chunk in _chunks(customer_keys):
+                query = (
+                    base if chunk is None else base.where(DecisionRecord.customer_key.in_(chunk))
                 )
                 for key, product in s.execute(query):
                     if product is not None:
@@ -217,26 +235,40 @@ class ContactCounters:
 
     def counts(
         self,
-        customer_keys: Iterable[str],
+        customer_keys: Iterable[str] | None,
         channel: str,
         period: str,
         bucket_start: date,
         *,
         session: Session | None = None,
     ) -> dict[str, int]:
-        """Count per customer in one bucket (bulk; customers without a row are left out)."""
-        keys = list(dict.fromkeys(customer_keys))
+        """Count per customer in one bucket (``None``: every customer with a row)."""
+        base = select(ContactCounter.customer_key, ContactCounter.count).where(
+            ContactCounter.channel == channel,
+            ContactCounter.period == period,
+            ContactCounter.bucket_start == bucket_start,
+        )
         out: dict[str, int] = {}
         with in_transaction(self.store, session, readonly=True) as s:
-            for start in range(0, len(keys), _CHUNK):
-                query = select(ContactCounter.customer_key, ContactCounter.count).where(
-                    ContactCounter.customer_key.in_(keys[start : start + _CHUNK]),
-                    ContactCounter.channel == channel,
-                    ContactCounter.period == period,
-                    ContactCounter.bucket_start == bucket_start,
+            for chunk in _chunks(customer_keys):
+                query = (
+                    base if chunk is None else base.where(ContactCounter.customer_key.in_(chunk))
                 )
                 out.update({k: int(n) for k, n in s.execute(query)})
         return out
+
+    def of_customer(
+        self, customer_key: str, since: date, *, session: Session | None = None
+    ) -> dict[tuple[str, str, date], int]:
+        """One customer's counters of buckets starting on or after ``since`` (one query)."""
+        query = select(
+            ContactCounter.channel,
+            ContactCounter.period,
+            ContactCounter.bucket_start,
+            ContactCounter.count,
+        ).where(ContactCounter.customer_key == customer_key, ContactCounter.bucket_start >= since)
+        with in_transaction(self.store, session, readonly=True) as s:
+            return {(c, p, b): int(n) for c, p, b, n in s.execute(query)}
 
     def reserve(
         self, customer_key: str, claims: Sequence[CapClaim], *, session: Session | None = None
@@ -293,6 +325,46 @@ class ContactCounters:
         return None
 
 
+# -- consents, as decisions need them ---------------------------------------------------------
+
+
+def effective_consents(
+    store: OperationalStore,
+    customer_keys: Iterable[str] | None,
+    channels: Iterable[str],
+    purposes: Iterable[str] = ("marketing", "service"),
+    *,
+    session: Session | None = None,
+) -> dict[tuple[str, str], dict[str, str]]:
+    """(purpose, channel) -> customer -> ``granted``/``withdrawn``, for customers with events.
+
+    Same rule as :class:`nextbest.opstore.consents.ConsentLedger`: the latest event of the
+    channel or of ``all`` wins, a withdrawal wins a tie. ``None`` reads every customer (one
+    scan, for batch runs).
+    """
+    channels = list(channels)
+    purposes = list(purposes)
+    columns = (Consent.customer_key, Consent.purpose, Consent.channel, Consent.status)
+    base = select(*columns, Consent.event_time, Consent.id).where(
+        Consent.purpose.in_(purposes), Consent.channel.in_([*channels, ALL_CHANNELS])
+    )
+    latest: dict[tuple[str, str, str], tuple[datetime, int, int, str]] = {}
+    with in_transaction(store, session, readonly=True) as s:
+        for chunk in _chunks(customer_keys):
+            query = base if chunk is None else base.where(Consent.customer_key.in_(chunk))
+            for key, purpose, channel, status, at, row_id in s.execute(query):
+                rank = (at, int(status == "withdrawn"), row_id, status)
+                targets = channels if channel == ALL_CHANNELS else [channel]
+                for target in targets:
+                    slot = (purpose, target, key)
+                    if slot not in latest or rank[:3] > latest[slot][:3]:
+                        latest[slot] = rank
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for (purpose, channel, key), rank in latest.items():
+        out.setdefault((purpose, channel), {})[key] = rank[3]
+    return out
+
+
 # -- do-not-disturb ------------------------------------------------------------------------
 
 
@@ -326,18 +398,16 @@ class DoNotDisturbList:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def listed(self, customer_keys: Iterable[str], *, session: Session | None = None) -> set[str]:
-        keys = list(dict.fromkeys(customer_keys))
+    def listed(
+        self, customer_keys: Iterable[str] | None, *, session: Session | None = None
+    ) -> set[str]:
+        """Which of ``customer_keys`` are listed (``None``: the whole list)."""
         out: set[str] = set()
+        base = select(DoNotDisturb.customer_key)
         with in_transaction(self.store, session, readonly=True) as s:
-            for start in range(0, len(keys), _CHUNK):
-                out.update(
-                    s.scalars(
-                        select(DoNotDisturb.customer_key).where(
-                            DoNotDisturb.customer_key.in_(keys[start : start + _CHUNK])
-                        )
-                    )
-                )
+            for chunk in _chunks(customer_keys):
+                query = base if chunk is None else base.where(DoNotDisturb.customer_key.in_(chunk))
+                out.update(s.scalars(query))
         return out
 
     def add_many(self, customer_keys: Sequence[str], reason: str, *, actor: str = "system") -> int:
@@ -396,11 +466,13 @@ class PolicyRegistry:
         return self.policies.active(policy_name)
 
     def history(self, policy_name: str | None = None) -> list[PolicyRecord]:
-        """Every stored version, newest first (of one policy name, or of all)."""
-        query = select(PolicyVersion).order_by(
-            PolicyVersion.policy_name, PolicyVersion.version.desc()
-        )
-        if policy_name is not None:
-            query = query.where(PolicyVersion.policy_name == policy_name)
-        with self.store.session(readonly=True) as s:
-            return [PolicyRecord.from_row(r) for r in s.scalars(query)]
+        return policy_history(self.store, policy_name)
+
+
+def policy_history(store: OperationalStore, policy_name: str | None = None) -> list[PolicyRecord]:
+    """Every stored version, newest first per name (of one policy name, or of all)."""
+    query = select(PolicyVersion).order_by(PolicyVersion.policy_name, PolicyVersion.version.desc())
+    if policy_name is not None:
+        query = query.where(PolicyVersion.policy_name == policy_name)
+    with store.session(readonly=True) as s:
+        return [PolicyRecord.from_row(r) for r in s.scalars(query)]

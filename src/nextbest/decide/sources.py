@@ -1,0 +1,171 @@
+"""Where a customer context comes from: the feature snapshot, seeded scores, replay records.
+
+Pure functions on Arrow tables and mappings (the services layer reads and writes files):
+
+* :func:`context_from_features` maps the customer-understanding feature snapshot to the
+  decision context. The snapshot has no KYC status, PD, vulnerability or complaint flag yet
+  and there are no model scores yet, so those are filled conservatively (see below) and
+  propensity/value are seeded per customer key until the predictive models provide them.
+* :func:`synthetic_inputs` draws seeded operational inputs (consents, counters, DND,
+  cool-downs) for a synthetic context, whose customers do not exist in the operational store.
+* :func:`record_to_json` / :func:`record_from_json` keep one customer's context row in a
+  decision record so that the decision can be replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nextbest.decide.assignment import key_hashes, unit_draws
+from nextbest.decide.context import ATTRIBUTE_TYPES, HOLDING_COLUMNS, CustomerContext
+from nextbest.decide.errors import DecisionError
+from nextbest.decide.inputs import ABSENT, GRANTED, WITHDRAWN, OperationalInputs
+from nextbest.decide.offers import OfferCatalogue
+from nextbest.decide.policies import DecisionPolicy
+
+__all__ = [
+    "context_from_features",
+    "record_from_json",
+    "record_to_json",
+    "seeded_scores",
+    "synthetic_inputs",
+]
+
+_FEATURE_COLUMNS = ("customer_key", "age", "risk_level", "risk_expires_on", "aum", "province")
+
+
+def seeded_scores(
+    keys: Sequence[str], offer_ids: Sequence[str], seed: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Propensity and value per key × offer, a function of the key only (order-free)."""
+    hashes = key_hashes(keys)
+    m = len(offer_ids)
+    propensity = np.empty((len(keys), m))
+    value = np.empty((len(keys), m))
+    for j, offer in enumerate(offer_ids):
+        u = unit_draws(hashes, f"{seed}:p:{offer}")
+        v = unit_draws(hashes, f"{seed}:v:{offer}")
+        propensity[:, j] = 0.2 * u**3  # mostly small, a few high
+        value[:, j] = np.round(50.0 + 950.0 * v**2, 2)
+    return propensity, value
+
+
+def context_from_features(
+    features: pa.Table, offer_ids: Sequence[str], *, snapshot_version: str, seed: str = "scores-v1"
+) -> CustomerContext:
+    """The decision context of every customer of a ``feature_snapshot`` as-of date.
+
+    Filled conservatively where the snapshot has nothing yet: ``kyc_status`` ``verified``
+    (onboarded customers passed KYC), ``pd`` null (so credit marketing offers fail the PD
+    rule), ``vulnerable`` false, ``open_complaint`` false; ``region`` is the province.
+
+    Raises
+    ------
+    DecisionError
+        Naming the feature column that is missing.
+    """
+    missing = [c for c in (*_FEATURE_COLUMNS, *HOLDING_COLUMNS) if c not in features.column_names]
+    if missing:
+        raise DecisionError(f"feature_snapshot: missing columns {', '.join(missing)}")
+    features = features.sort_by("customer_key")
+    n = features.num_rows
+    keys = features["customer_key"].to_pylist()
+    table = pa.table(
+        {
+            "customer_key": features["customer_key"],
+            "age": pc.fill_null(features["age"], 0),
+            "kyc_status": pa.array(["verified"] * n),
+            "risk_level": features["risk_level"],
+            "risk_assessed_until": features["risk_expires_on"],
+            "aum": pc.fill_null(pc.cast(features["aum"], pa.float64()), 0.0),
+            "region": features["province"],
+            "pd": pa.nulls(n, pa.float64()),
+            "vulnerable": pa.array(np.zeros(n, bool)),
+            "open_complaint": pa.array(np.zeros(n, bool)),
+            **{c: pc.fill_null(features[c], False) for c in HOLDING_COLUMNS},
+        }
+    )
+    propensity, value = seeded_scores(keys, offer_ids, seed)
+    for j, offer in enumerate(offer_ids):
+        table = table.append_column(f"propensity__{offer}", pa.array(propensity[:, j]))
+        table = table.append_column(f"value__{offer}", pa.array(value[:, j]))
+    return CustomerContext.from_table(
+        table, offer_ids, snapshot_version=snapshot_version, model_version=f"seeded:{seed}"
+    )
+
+
+def synthetic_inputs(
+    keys: Sequence[str],
+    policy: DecisionPolicy,
+    catalogue: OfferCatalogue,
+    seed: str = "inputs-v1",
+) -> OperationalInputs:
+    """Seeded operational state for synthetic customers (a function of the key).
+
+    Marketing consent granted on a channel for ~80 %, withdrawn for ~5 %; service consent
+    withdrawn for ~2 %; ~10 % already contacted once this period per cap; 2 % on the
+    do-not-disturb list; 3 % rejected each product recently.
+    """
+    hashes = key_hashes(keys)
+    channels = sorted({o.channel.value for o in catalogue})
+    consent: dict[tuple[str, str], np.ndarray] = {}
+    for purpose, withdrawn, granted in (("marketing", 0.05, 0.85), ("service", 0.02, 1.0)):
+        for channel in channels:
+            u = unit_draws(hashes, f"{seed}:consent:{purpose}:{channel}")
+            state = np.full(len(keys), ABSENT, np.int8)
+            state[u < granted] = GRANTED
+            state[u < withdrawn] = WITHDRAWN
+            consent[(purpose, channel)] = state
+    counts = {
+        cap.name: (unit_draws(hashes, f"{seed}:count:{cap.name}") < 0.1).astype(np.int64)
+        for cap in policy.spec.contact.caps
+    }
+    cooldown = {
+        product: unit_draws(hashes, f"{seed}:cool:{product}") < 0.03
+        for product in sorted({o.product_id for o in catalogue})
+    }
+    dnd = unit_draws(hashes, f"{seed}:dnd") < 0.02
+    return OperationalInputs(len(keys), consent, counts, dnd, cooldown)
+
+
+def record_to_json(context: CustomerContext, row: int) -> dict[str, Any]:
+    """One customer's attributes and scores as JSON (dates as ISO strings)."""
+    record = context.record(row)
+    attributes = {
+        k: (v.isoformat() if isinstance(v, date) else v)
+        for k, v in record.items()
+        if k != "risk_tolerance"
+    }
+    return {
+        "attributes": attributes,
+        "offer_ids": list(context.offer_ids),
+        "propensity": [float(x) for x in context.propensity[row]],
+        "value": [float(x) for x in context.value[row]],
+    }
+
+
+def record_from_json(
+    data: Mapping[str, Any], offer_ids: Sequence[str]
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Inverse of :func:`record_to_json`: attributes (typed), propensity and value rows.
+
+    Raises
+    ------
+    DecisionError
+        When the stored offers differ from ``offer_ids`` (replay needs the same catalogue).
+    """
+    if list(data["offer_ids"]) != list(offer_ids):
+        raise DecisionError("replay: the stored decision was made over a different catalogue")
+    record = dict(data["attributes"])
+    for name, kind in ATTRIBUTE_TYPES.items():
+        if kind == "date" and isinstance(record.get(name), str):
+            record[name] = date.fromisoformat(record[name])
+    level = record.get("risk_level")
+    record["risk_tolerance"] = int(level[1]) if level else None
+    return record, np.array(data["propensity"], float), np.array(data["value"], float)

@@ -1,0 +1,724 @@
+"""Next-best-offer decisions for the whole bank (batch) and for one customer (real time).
+
+Batch (:func:`run_batch`): build the customer context (from the latest feature snapshot when
+the warehouse has one, else the seeded synthetic generator), read the operational inputs
+(consents, contact counters, do-not-disturb, cool-downs) in bulk from the operational store,
+decide with the active policy and catalogue, and write the decisions as Parquet under
+``$NEXTBEST_HOME/decisions/<run id>/`` (Parquet because the warehouse writer only takes the
+modelled tables). The run also materialises the context as the *serving snapshot* and
+switches ``decisions/CURRENT`` to it.
+
+Real time (:class:`DecisionService`): the serving snapshot is loaded into memory (never the
+warehouse file) and swapped when ``CURRENT`` points at a newer run; ``decide_one`` reads the
+customer's live operational inputs, decides, reserves contact capacity with a conditional
+update that cannot exceed a cap, and records the decision with everything needed to replay
+it, in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from nextbest.config import Settings
+from nextbest.decide.contact_policy import applicable_caps, period_start
+from nextbest.decide.context import CustomerContext, synthetic_context
+from nextbest.decide.engine import BatchDecisions, Decision, DecisionEngine
+from nextbest.decide.errors import DecisionError
+from nextbest.decide.inputs import ABSENT, GRANTED, WITHDRAWN, OperationalInputs
+from nextbest.decide.offers import OfferCatalogue, load_catalogue, parse_catalogue
+from nextbest.decide.policies import DecisionPolicy, load_policy, parse_policy
+from nextbest.decide.sources import (
+    context_from_features,
+    record_from_json,
+    record_to_json,
+    synthetic_inputs,
+)
+from nextbest.opstore.audit import AuditTrail
+from nextbest.opstore.decisions import (
+    CapClaim,
+    ContactCounters,
+    DecisionLog,
+    DoNotDisturbList,
+    PolicyRegistry,
+    StoredDecision,
+    effective_consents,
+    new_decision_id,
+    policy_history,
+)
+from nextbest.opstore.policies import PolicyStore
+from nextbest.opstore.store import OperationalStore
+from nextbest.privacy.keys import KeyRing
+
+__all__ = [
+    "CATALOGUE_NAME",
+    "POLICY_NAME",
+    "BatchRunReport",
+    "DecisionService",
+    "LoadedVersion",
+    "RealTimeDecision",
+    "active_rules",
+    "batch_inputs",
+    "load_rules_file",
+    "run_batch",
+]
+
+POLICY_NAME = "decision_policy"
+CATALOGUE_NAME = "offer_catalogue"
+ProgressCallback = Callable[[str], None]
+
+
+# -- rules: the active policy and catalogue --------------------------------------------------
+
+
+def active_rules(opstore: OperationalStore) -> tuple[DecisionPolicy, OfferCatalogue]:
+    """The active policy and catalogue in the operational store (shipped defaults if none)."""
+    store = PolicyStore(opstore)
+    policy_row = store.active(POLICY_NAME)
+    catalogue_row = store.active(CATALOGUE_NAME)
+    policy = load_policy() if policy_row is None else parse_policy(policy_row.body, POLICY_NAME)
+    catalogue = (
+        load_catalogue()
+        if catalogue_row is None
+        else parse_catalogue(catalogue_row.body, CATALOGUE_NAME)
+    )
+    return policy, catalogue
+
+
+def rules_of_versions(
+    opstore: OperationalStore, policy_version: str, catalogue_version: str
+) -> tuple[DecisionPolicy, OfferCatalogue]:
+    """The policy and catalogue a decision names (stored versions, or the shipped ones).
+
+    Raises
+    ------
+    DecisionError
+        When either version is neither stored nor shipped.
+    """
+    policies = {p.version: p for p in [load_policy()]}
+    catalogues = {c.version: c for c in [load_catalogue()]}
+    for row in policy_history(opstore):
+        if row.policy_name == POLICY_NAME and row.checksum[:16] not in policies:
+            policies[row.checksum[:16]] = parse_policy(row.body, POLICY_NAME)
+        if row.policy_name == CATALOGUE_NAME and row.checksum[:16] not in catalogues:
+            catalogues[row.checksum[:16]] = parse_catalogue(row.body, CATALOGUE_NAME)
+    if policy_version not in policies:
+        raise DecisionError(f"replay: policy version {policy_version} is not stored")
+    if catalogue_version not in catalogues:
+        raise DecisionError(f"replay: catalogue version {catalogue_version} is not stored")
+    return policies[policy_version], catalogues[catalogue_version]
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """What ``nextbest policies load`` stored."""
+
+    kind: str
+    name: str
+    version: int
+    content_version: str
+    author: str
+    reason: str
+    created_at: datetime
+
+
+def load_rules_file(
+    opstore: OperationalStore, keyring: KeyRing, path: Path, *, actor: str, reason: str
+) -> LoadedVersion:
+    """Validate a policy or catalogue YAML (a catalogue has ``offers``) and store it, audited.
+
+    Raises
+    ------
+    DecisionError
+        Naming the file, section, rule and problem when the document is invalid; or a
+        catalogue whose offers name a pricing rule the active policy lacks.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DecisionError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise DecisionError(f"{path}: expected a mapping")
+    policy, catalogue = active_rules(opstore)
+    if "offers" in data:
+        catalogue = parse_catalogue(data, str(path))
+        kind, name, body, version = "catalogue", CATALOGUE_NAME, catalogue.body(), catalogue.version
+    else:
+        policy = parse_policy(data, str(path))
+        kind, name, body, version = "policy", POLICY_NAME, policy.body(), policy.version
+    DecisionEngine(policy, catalogue)  # checks the pair fits together
+    for offer in catalogue:
+        if offer.price is not None:
+            policy.pricing_rule(offer.price.rule)
+    registry = PolicyRegistry(opstore, AuditTrail(opstore, keyring))
+    record = registry.publish(
+        name, body, actor=actor, reason=reason, detail={"kind": kind, "version": version}
+    )
+    return LoadedVersion(kind, name, record.version, version, actor, reason, record.created_at)
+
+
+# -- operational inputs ------------------------------------------------------------------------
+
+
+def _member(keys: pa.Array, members: Sequence[str]) -> np.ndarray:
+    if not members:
+        return np.zeros(len(keys), bool)
+    return pc.is_in(keys, value_set=pa.array(list(members), pa.string())).to_numpy(
+        zero_copy_only=False
+    )
+
+
+def _lookup(keys: pa.Array, values: Mapping[str, Any], default: Any, dtype: Any) -> np.ndarray:
+    out = np.full(len(keys), default, dtype)
+    if values:
+        idx = pc.index_in(keys, value_set=pa.array(list(values), pa.string()))
+        found = idx.is_valid().to_numpy(zero_copy_only=False)
+        table = np.array(list(values.values()), dtype)
+        out[found] = table[idx.drop_null().to_numpy()]
+    return out
+
+
+def batch_inputs(
+    opstore: OperationalStore,
+    keys: pa.Array,
+    policy: DecisionPolicy,
+    catalogue: OfferCatalogue,
+    at: datetime,
+    timezone: str,
+    *,
+    base: OperationalInputs | None = None,
+    all_customers: bool = True,
+) -> OperationalInputs:
+    """Operational inputs of ``keys`` from the operational store, aligned with them.
+
+    ``all_customers`` reads whole tables once (a batch run) instead of IN-lists. ``base``
+    (synthetic customers' seeded state) is overlaid: a stored consent event, counter,
+    do-not-disturb entry or rejection replaces or adds to it.
+    """
+    keys = pc.cast(keys, pa.string())
+    wanted = None if all_customers else keys.to_pylist()
+    local = at.astimezone(ZoneInfo(timezone))
+    n = len(keys)
+    channels = sorted({o.channel.value for o in catalogue})
+    stored = effective_consents(opstore, wanted, channels)
+    consent: dict[tuple[str, str], np.ndarray] = {}
+    codes = {"granted": GRANTED, "withdrawn": WITHDRAWN}
+    for purpose in ("marketing", "service"):
+        for channel in channels:
+            state = (
+                base.consent_state(purpose, channel).copy()
+                if base is not None
+                else np.full(n, ABSENT, np.int8)
+            )
+            events = {k: codes[v] for k, v in stored.get((purpose, channel), {}).items()}
+            found = _lookup(keys, events, -2, np.int8)
+            state[found != -2] = found[found != -2]
+            consent[(purpose, channel)] = state
+    counters = ContactCounters(opstore)
+    counts: dict[str, np.ndarray] = {}
+    for cap in policy.spec.contact.caps:
+        bucket = period_start(cap.period, local)
+        stored_counts = counters.counts(wanted, cap.scope, cap.period, bucket)
+        value = _lookup(keys, stored_counts, -1, np.int64)
+        prior = base.count(cap.name) if base is not None else np.zeros(n, np.int64)
+        counts[cap.name] = np.where(value >= 0, value, prior)
+    dnd = _member(keys, sorted(DoNotDisturbList(opstore).listed(wanted)))
+    if base is not None:
+        dnd |= base.dnd()
+    since = at - timedelta(days=policy.spec.contact.cooldown_days_after_reject)
+    rejected = DecisionLog(opstore).rejected_products(wanted, since)
+    cooldown: dict[str, np.ndarray] = {}
+    for product in sorted({o.product_id for o in catalogue}):
+        who = [k for k, products in rejected.items() if product in products]
+        mask = _member(keys, who)
+        if base is not None:
+            mask |= base.cooling(product)
+        cooldown[product] = mask
+    return OperationalInputs(n, consent, counts, dnd, cooldown)
+
+
+def customer_inputs(
+    opstore: OperationalStore,
+    customer_key: str,
+    policy: DecisionPolicy,
+    catalogue: OfferCatalogue,
+    at: datetime,
+    timezone: str,
+) -> OperationalInputs:
+    """One customer's live operational inputs (four small indexed queries)."""
+    local = at.astimezone(ZoneInfo(timezone))
+    channels = sorted({o.channel.value for o in catalogue})
+    with opstore.session(readonly=True) as s:
+        stored = effective_consents(opstore, [customer_key], channels, session=s)
+        caps = policy.spec.contact.caps
+        buckets = {cap.name: period_start(cap.period, local) for cap in caps}
+        since_bucket = min(buckets.values(), default=local.date())
+        rows = ContactCounters(opstore).of_customer(customer_key, since_bucket, session=s)
+        dnd = bool(DoNotDisturbList(opstore).listed([customer_key], session=s))
+        since = at - timedelta(days=policy.spec.contact.cooldown_days_after_reject)
+        rejected = DecisionLog(opstore).rejected_products([customer_key], since, session=s)
+    codes = {"granted": GRANTED, "withdrawn": WITHDRAWN}
+    consent = {
+        (purpose, channel): np.array(
+            [codes.get(stored.get((purpose, channel), {}).get(customer_key, ""), ABSENT)], np.int8
+        )
+        for purpose in ("marketing", "service")
+        for channel in channels
+    }
+    counts = {
+        cap.name: np.array([rows.get((cap.scope, cap.period, buckets[cap.name]), 0)], np.int64)
+        for cap in caps
+    }
+    cooling = rejected.get(customer_key, set())
+    return OperationalInputs(
+        1,
+        consent,
+        counts,
+        np.array([dnd]),
+        {p: np.array([True]) for p in sorted(cooling)},
+    )
+
+
+# -- batch -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchRunReport:
+    """Summary of one batch run (``nextbest decide batch``)."""
+
+    run_id: str
+    decided_at: datetime
+    as_of: date | None
+    context_source: str
+    customers: int
+    offers: int
+    with_offer: int
+    by_offer: dict[str, int]
+    by_channel: dict[str, int]
+    removed_by: dict[str, int]
+    method: str
+    versions: dict[str, str]
+    path: Path
+    serving_snapshot: Path
+    value_greedy: float | None = None
+    value_optimised: float | None = None
+    gain_over_greedy: float | None = None
+    violations: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _decisions_dir(settings: Settings) -> Path:
+    return settings.home / "decisions"
+
+
+def build_context(
+    settings: Settings,
+    catalogue: OfferCatalogue,
+    *,
+    as_of: date | None = None,
+    synthetic_customers: int = 10_000,
+    seed: int = 0,
+) -> tuple[CustomerContext, str, date | None]:
+    """The context from the warehouse's feature snapshot (latest or ``as_of``) if any, else
+    from the seeded synthetic generator. Returns (context, source, as-of date)."""
+    features = None
+    if settings.warehouse_file.exists():
+        from nextbest.services.understanding import latest_as_of
+        from nextbest.warehouse import open_warehouse
+
+        with open_warehouse(settings, read_only=True) as wh:
+            if "feature_snapshot" in wh.row_counts() and wh.row_counts()["feature_snapshot"]:
+                day = as_of or latest_as_of(wh)
+                t = wh.current("feature_snapshot")
+                if day is not None:
+                    features = wh.to_arrow(t.filter(t.as_of_date == day))
+                    as_of = day
+    if features is not None and features.num_rows:
+        version = f"feature_snapshot:{as_of}"
+        return (
+            context_from_features(features, catalogue.ids, snapshot_version=version),
+            ("snapshot"),
+            as_of,
+        )
+    context = synthetic_context(
+        synthetic_customers, catalogue.ids, seed=seed, as_of=as_of or date(2026, 6, 1)
+    )
+    return context, "synthetic", as_of
+
+
+def _decision_table(
+    run_id: str, decided: BatchDecisions, catalogue: OfferCatalogue, at: datetime
+) -> pa.Table:
+    winner = decided.winner
+    has = winner >= 0
+    ids = np.array((*catalogue.ids, ""), dtype=object)
+    channels = np.array([o.channel.value for o in catalogue] + [""], dtype=object)
+    campaigns = np.array([o.campaign_id for o in catalogue] + [""], dtype=object)
+    pick = np.where(has, winner, len(catalogue))
+    rows = np.arange(len(winner))
+    priority = np.where(has, decided.priority[rows, np.maximum(winner, 0)], np.nan)
+    n = len(winner)
+    return pa.table(
+        {
+            "run_id": pa.array([run_id] * n),
+            "customer_key": pc.cast(decided.customer_keys, pa.string()),
+            "offer_id": pa.array(ids[pick], pa.string(), mask=~has),
+            "channel": pa.array(channels[pick], pa.string(), mask=~has),
+            "campaign_id": pa.array(campaigns[pick], pa.string(), mask=~has),
+            "priority": pa.array(priority, mask=~has),
+            "price": pa.array(decided.price, from_pandas=True),
+            "method": pa.array([decided.method] * n),
+            "decided_at": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+            **{f"{k}_version": pa.array([v] * n) for k, v in sorted(decided.versions.items())},
+        }
+    )
+
+
+def run_batch(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    at: datetime | None = None,
+    synthetic_customers: int = 10_000,
+    seed: int = 0,
+    optimise: bool = True,
+    sample_size: int = 50_000,
+    progress: ProgressCallback | None = None,
+) -> BatchRunReport:
+    """Decide for every customer and write the decisions and the serving snapshot."""
+    from nextbest.opstore.store import open_opstore
+
+    note = progress or (lambda _name: None)
+    at = at or datetime.now(UTC)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    opstore = open_opstore(settings)
+    try:
+        note("rules")
+        policy, catalogue = active_rules(opstore)
+        engine = DecisionEngine(policy, catalogue, settings.timezone)
+        note("context")
+        context, source, as_of = build_context(
+            settings, catalogue, as_of=as_of, synthetic_customers=synthetic_customers, seed=seed
+        )
+        lap("context")
+        note("operational inputs")
+        keys = context.attributes["customer_key"]
+        base = (
+            synthetic_inputs(context.customer_keys, policy, catalogue, f"inputs-{seed}")
+            if source == "synthetic"
+            else None
+        )
+        inputs = batch_inputs(opstore, keys, policy, catalogue, at, settings.timezone, base=base)
+        lap("inputs")
+    finally:
+        opstore.dispose()
+    note("decide")
+    decided = engine.decide_batch(
+        context, inputs, at, optimise=optimise, sample_size=sample_size, seed=seed
+    )
+    lap("decide")
+    note("write")
+    run_id = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    root = _decisions_dir(settings)
+    tmp_dir = root / f".{run_id}.tmp"
+    tmp_dir.mkdir(parents=True)
+    pq.write_table(_decision_table(run_id, decided, catalogue, at), tmp_dir / "decisions.parquet")
+    pq.write_table(context.to_table(), tmp_dir / "context.parquet")
+    meta = {
+        "run_id": run_id,
+        "as_of": None if as_of is None else as_of.isoformat(),
+        "snapshot_version": context.snapshot_version,
+        "model_version": context.model_version,
+        "policy_version": policy.version,
+        "catalogue_version": catalogue.version,
+    }
+    (tmp_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    final = root / run_id
+    os.replace(tmp_dir, final)  # the run appears whole or not at all
+    pointer_tmp = root / f".CURRENT.{secrets.token_hex(4)}"
+    pointer_tmp.write_text(json.dumps(meta))
+    os.replace(pointer_tmp, root / "CURRENT")
+    lap("write")
+    winner = decided.winner
+    counts = np.bincount(winner[winner >= 0], minlength=len(catalogue))
+    by_offer = {catalogue.ids[j]: int(c) for j, c in enumerate(counts) if c}
+    by_channel: dict[str, int] = {}
+    for j, c in enumerate(counts):
+        ch = catalogue.offers[j].channel.value
+        by_channel[ch] = by_channel.get(ch, 0) + int(c)
+    code_counts = np.bincount(decided.codes.ravel(), minlength=len(engine.legend.codes))
+    removed_by = {engine.legend.codes[i]: int(c) for i, c in enumerate(code_counts) if i and c}
+    report = decided.optimisation
+    return BatchRunReport(
+        run_id=run_id,
+        decided_at=at,
+        as_of=as_of,
+        context_source=source,
+        customers=len(context),
+        offers=len(catalogue),
+        with_offer=int((winner >= 0).sum()),
+        by_offer=by_offer,
+        by_channel={k: v for k, v in by_channel.items() if v},
+        removed_by=removed_by,
+        method=decided.method,
+        versions=dict(decided.versions),
+        path=final / "decisions.parquet",
+        serving_snapshot=final / "context.parquet",
+        value_greedy=None if report is None else round(report.value_greedy, 2),
+        value_optimised=None if report is None else round(report.value_optimised, 2),
+        gain_over_greedy=None if report is None else round(report.gain_over_greedy, 6),
+        violations=() if report is None else report.violations,
+        seconds=seconds,
+    )
+
+
+# -- real time -------------------------------------------------------------------------------
+
+
+class ServingSnapshot:
+    """One batch run's customer context held in memory, with static codes per day."""
+
+    def __init__(self, run_dir: Path, meta: Mapping[str, Any], engine: DecisionEngine) -> None:
+        table = pq.read_table(run_dir / "context.parquet")
+        self.run_id = str(meta["run_id"])
+        self.engine = engine
+        self.context = CustomerContext.from_table(
+            table,
+            engine.catalogue.ids,
+            snapshot_version=str(meta["snapshot_version"]),
+            model_version=str(meta["model_version"]),
+        )
+        self.rows = {k: i for i, k in enumerate(self.context.customer_keys)}
+        self._static: dict[date, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def static_codes(self, day: date) -> np.ndarray:
+        """Eligibility/suitability codes of every customer for ``day`` (computed once)."""
+        codes = self._static.get(day)
+        if codes is None:
+            with self._lock:
+                codes = self._static.get(day)
+                if codes is None:
+                    codes = self.engine.static_codes(self.context, day)
+                    self._static = {day: codes}  # keep only the current day
+        return codes
+
+
+@dataclass(frozen=True)
+class RealTimeDecision:
+    """What ``decide_one`` returns: the decision, its id and the snapshot it came from."""
+
+    decision_id: str
+    decision: Decision
+    run_id: str
+    decided_at: datetime
+    reservation_retries: int
+
+
+class DecisionService:
+    """Real-time decisions from the current serving snapshot.
+
+    Parameters
+    ----------
+    settings:
+        The installation (``decisions/CURRENT`` under its home names the snapshot).
+    opstore:
+        An open operational store (owned by the caller).
+    check_every:
+        Seconds between checks of ``CURRENT`` for a newer snapshot.
+    """
+
+    def __init__(
+        self, settings: Settings, opstore: OperationalStore, *, check_every: float = 1.0
+    ) -> None:
+        self.settings = settings
+        self.opstore = opstore
+        self.timezone = settings.timezone
+        self.check_every = check_every
+        policy, catalogue = active_rules(opstore)
+        self.engine = DecisionEngine(policy, catalogue, settings.timezone)
+        self.log = DecisionLog(opstore)
+        self.counters = ContactCounters(opstore)
+        self._snapshot: ServingSnapshot | None = None
+        self._pointer: str | None = None
+        self._checked = 0.0
+        self.refresh(force=True)
+
+    @property
+    def snapshot(self) -> ServingSnapshot:
+        if time.monotonic() - self._checked > self.check_every:
+            self.refresh()
+        if self._snapshot is None:
+            raise DecisionError(
+                f"no serving snapshot under {_decisions_dir(self.settings)}: "
+                "run `nextbest decide batch` first"
+            )
+        return self._snapshot
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Load the snapshot ``CURRENT`` points at if it changed; return whether it did."""
+        self._checked = time.monotonic()
+        pointer = _decisions_dir(self.settings) / "CURRENT"
+        try:
+            text = pointer.read_text()
+        except FileNotFoundError:
+            return False
+        if text == self._pointer and not force:
+            return False
+        meta = json.loads(text)
+        loaded = ServingSnapshot(_decisions_dir(self.settings) / meta["run_id"], meta, self.engine)
+        self._snapshot, self._pointer = loaded, text  # one reference swap: readers see old or new
+        return True
+
+    def decide_one(
+        self,
+        customer_key: str,
+        context_request: Mapping[str, str] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> RealTimeDecision:
+        """Decide for one customer now, reserve the contact and record the decision.
+
+        Raises
+        ------
+        DecisionError
+            When the customer is not in the serving snapshot.
+        """
+        snap = self.snapshot
+        row = snap.rows.get(customer_key)
+        if row is None:
+            raise DecisionError(
+                f"customer {customer_key!r} is not in serving snapshot {snap.run_id}"
+            )
+        at = at or datetime.now(UTC)
+        engine = snap.engine
+        local = at.astimezone(engine.tz)
+        static = snap.static_codes(local.date())[row]
+        record = snap.context.record(row)
+        propensity, value = snap.context.propensity[row], snap.context.value[row]
+        request = dict(context_request or {})
+        inputs = customer_inputs(
+            self.opstore, customer_key, engine.policy, engine.catalogue, at, self.timezone
+        )
+        excluded: dict[int, str] = {}
+        decision_id = new_decision_id()
+        for attempt in range(len(engine.catalogue) + 1):
+            decision = engine.decide_row(
+                customer_key, record, static, propensity, value, inputs, at, request, excluded
+            )
+            j = -1 if decision.offer_id is None else engine.catalogue.index[decision.offer_id]
+            offer = None if j < 0 else engine.catalogue.offers[j]
+            claims = (
+                []
+                if offer is None
+                else [
+                    CapClaim(cap.scope, cap.period, period_start(cap.period, local), cap.max)
+                    for cap in applicable_caps(offer, engine.policy.spec.contact)
+                ]
+            )
+            with self.opstore.session() as s:
+                full = self.counters.reserve(customer_key, claims, session=s) if claims else None
+                if full is None:
+                    self.log.record(
+                        self._stored(
+                            decision_id, decision, offer, snap, at, inputs, request, excluded,
+                            record_to_json(snap.context, row),
+                        ),
+                        session=s,
+                    )  # fmt: skip
+                    return RealTimeDecision(decision_id, decision, snap.run_id, at, attempt)
+            # a concurrent decision took the last contact of a cap: that offer is out
+            excluded[j] = f"contact.cap_{full}"
+        raise DecisionError(f"customer {customer_key!r}: no decision after every retry")
+
+    def _stored(
+        self,
+        decision_id: str,
+        decision: Decision,
+        offer: Any,
+        snap: ServingSnapshot,
+        at: datetime,
+        inputs: OperationalInputs,
+        request: Mapping[str, str],
+        excluded: Mapping[int, str],
+        context_row: Mapping[str, Any],
+    ) -> StoredDecision:
+        from nextbest.cli.output import to_jsonable
+
+        return StoredDecision(
+            decision_id,
+            decision.customer_key,
+            decision.offer_id,
+            None if offer is None else offer.product_id,
+            decision.channel,
+            decision.campaign_id,
+            decision.priority,
+            decision.price,
+            at,
+            to_jsonable(decision.explanation),
+            {
+                "operational": inputs.to_json(),
+                "request": dict(request),
+                "excluded": {str(k): v for k, v in excluded.items()},
+                "context": dict(context_row),
+                "run_id": snap.run_id,
+                "model_version": snap.context.model_version,
+            },
+            decision.versions["policy"],
+            decision.versions["catalogue"],
+            snap.context.snapshot_version,
+        )
+
+    def record_outcome(self, decision_id: str, outcome: str) -> StoredDecision:
+        """Record ``accepted`` or ``rejected``; a rejection starts the product's cool-down."""
+        return self.log.set_outcome(decision_id, outcome)
+
+    def replay(self, decision_id: str) -> Decision:
+        """Re-run a stored decision from its recorded versions and inputs."""
+        return replay_decision(self.opstore, decision_id, self.timezone)
+
+
+def replay_decision(opstore: OperationalStore, decision_id: str, timezone: str) -> Decision:
+    """Re-run a stored decision from its recorded policy, catalogue and inputs (pure)."""
+    stored = DecisionLog(opstore).get(decision_id)
+    policy, catalogue = rules_of_versions(opstore, stored.policy_version, stored.catalogue_version)
+    engine = DecisionEngine(policy, catalogue, timezone)
+    data = stored.inputs
+    record, propensity, value = record_from_json(data["context"], catalogue.ids)
+    at = stored.decided_at
+    static = engine.static_codes_record(record, at.astimezone(engine.tz).date())
+    return engine.decide_row(
+        stored.customer_key,
+        record,
+        static,
+        propensity,
+        value,
+        OperationalInputs.from_json(data["operational"]),
+        at,
+        data.get("request") or None,
+        {int(k): v for k, v in data.get("excluded", {}).items()},
+    )
