@@ -298,7 +298,7 @@ def generate(
         "format": fmt,
         "world_version": params.version,
         "end_month": params.calendar.end_month,
-        "world_file": str(world_file) if world_file else DEFAULT_WORLD_FILE.name,
+        "world_file": str(world_file.resolve()) if world_file else DEFAULT_WORLD_FILE.name,
         "rows": rows,
     }
     (out / INFO_FILE).write_text(
