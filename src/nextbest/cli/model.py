@@ -293,5 +293,185 @@ def score(
     )
 
 
+churn_app = typer.Typer(help="Churn early warning on the warehouse.", no_args_is_help=True)
+registry_app = typer.Typer(help="Registered models: versions and champions.", no_args_is_help=True)
+
+
+def _day(value: str | None) -> Any:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise NextbestError(f"--as-of {value!r}: expected a date YYYY-MM-DD") from exc
+
+
+@churn_app.command("train")
+def churn_train(
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Months ahead.")] = 3,
+    points: Annotated[
+        int, typer.Option("--points", min=1, help="Training as-of dates (month ends).")
+    ] = 4,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Training seed.")] = 42,
+    bank: Annotated[
+        Path | None,
+        typer.Option("--bank", help="Generated demo bank folder: adds the world's oracle."),
+    ] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Build point-in-time training sets, fit, validate and register a churn version."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import train_churn
+
+    settings = load_settings()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True, disable=as_json,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("churn training", total=points + 2)
+
+        def step(message: str) -> None:
+            progress.update(task, advance=1, description=message)
+
+        result = train_churn(
+            settings, horizon_months=horizon, train_points=points, seed=seed, bank=bank,
+            on_step=step,
+        )  # fmt: skip
+
+    def render(r: Any) -> None:
+        ev, entry = r.evaluation, r.entry
+        console.print(
+            f"churn {entry.version} registered ({entry.data_window[0]} .. "
+            f"{entry.data_window[1]}, seed {entry.seed}, code {entry.code_version})"
+        )
+        table = Table("score", "validation AUC")
+        table.add_row("model", f"{ev['auc']:.4f}")
+        for name, auc in ev["baseline_auc"].items():
+            table.add_row(name, f"{auc:.4f}")
+        console.print(table)
+        console.print(
+            f"{ev['rows']:,} validation rows, {ev['events']:,} churners; top-decile lift "
+            f"{ev['top_decile_lift']:.2f}; Brier {ev['brier']:.4f}"
+        )
+
+    emit(result.to_dict() if as_json else result, as_json, render)
+
+
+@churn_app.command("score")
+def churn_score(
+    out: Annotated[Path, typer.Option("--out", help="CSV or Parquet file of the scores.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Default: champion.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Score every live customer with the churn champion; reports bands and drift."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import score_churn
+
+    result = score_churn(load_settings(), as_of=_day(as_of), version=version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in {".parquet", ".pq"}:
+        result.scores.to_parquet(out, index=False)
+    else:
+        result.scores.to_csv(out, index=False)
+    data = {
+        "as_of": result.as_of.isoformat(),
+        "version": result.version,
+        "rows": len(result.scores),
+        "bands": result.band_counts(),
+        "out": str(out),
+        "drift": result.drift.to_dict(),
+    }
+
+    def render(r: dict[str, Any]) -> None:
+        console.print(f"scored {r['rows']:,} customers as of {r['as_of']} with {r['version']}")
+        console.print("bands: " + ", ".join(f"{k} {v:,}" for k, v in r["bands"].items()))
+        drift = r["drift"]
+        worst = drift["variables"][:3]
+        console.print(
+            f"drift: {drift['level']} (largest PSI "
+            + ", ".join(f"{v['variable']} {v['psi']:.3f}" for v in worst)
+            + ")"
+        )
+
+    emit(data, as_json, render)
+
+
+@churn_app.command("warn")
+def churn_warn(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
+    band: Annotated[
+        str, typer.Option("--band", help="Lowest band listed: very_high, high, medium, low.")
+    ] = "high",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Customers listed.")] = 50,
+    as_json: bool = JsonOption,
+) -> None:
+    """The early-warning list: highest churn risk first, with the top reasons."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import warn_churn
+
+    warnings = warn_churn(load_settings(), as_of=_day(as_of), min_band=band, limit=limit)
+    data = [w.to_dict() for w in warnings]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        table = Table("customer", "probability", "band", "top reasons")
+        for r in rows:
+            reasons = "; ".join(f"{x['feature']}={x['value']}" for x in r["reasons"])
+            table.add_row(r["customer_key"], f"{r['probability']:.3f}", r["band"], reasons)
+        console.print(table)
+
+    emit(data, as_json, render)
+
+
+@registry_app.command("list")
+def registry_list(
+    name: Annotated[str | None, typer.Option("--name", help="Only this model.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every registered model version with its status, window and validation AUC."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import model_registry
+
+    rows = [
+        {**entry.to_dict(), "status": status}
+        for entry, status in model_registry(load_settings()).entries(name)
+    ]
+
+    def render(items: list[dict[str, Any]]) -> None:
+        table = Table("name", "version", "status", "window", "AUC", "seed", "code", "created")
+        for r in items:
+            auc = r["metrics"].get("auc")
+            table.add_row(
+                r["name"], r["version"], r["status"], " .. ".join(r["data_window"]),
+                f"{auc:.4f}" if isinstance(auc, float) else "", str(r["seed"]),
+                r["code_version"], r["created_at"][:19],
+            )  # fmt: skip
+        console.print(table)
+
+    emit(rows, as_json, render)
+
+
+@registry_app.command("promote")
+def registry_promote(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. churn.")],
+    version: Annotated[str, typer.Argument(help="Version to make champion, e.g. v0002.")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Make a version the champion of its model."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import model_registry
+
+    entry = model_registry(load_settings()).promote(name, version)
+    emit(
+        {"name": entry.name, "champion": entry.version},
+        as_json,
+        lambda r: console.print(f"{r['name']}: champion is now {r['champion']}"),
+    )
+
+
 def register(app: typer.Typer) -> None:
+    model_app.add_typer(churn_app, name="churn")
+    model_app.add_typer(registry_app, name="registry")
     app.add_typer(model_app, name="model")

@@ -1,0 +1,57 @@
+"""Churn workflow over an installation: train and register, score with drift, warn, CLI."""
+
+from __future__ import annotations
+
+import json
+
+from nextbest.services.modelling import (
+    CHURN_MODEL,
+    model_registry,
+    score_churn,
+    train_churn,
+    warn_churn,
+)
+from tests.models.generated import LAST_DAY, generated_bank
+from tests.services.conftest import run_cli
+
+
+def test_train_register_score_warn_and_registry_cli() -> None:
+    gb = generated_bank()
+    steps: list[str] = []
+    trained = train_churn(
+        gb.settings, train_points=2, seed=3, last_day=LAST_DAY, bank=gb.bank,
+        warehouse=gb.warehouse, frames=gb.frames, on_step=steps.append,
+    )  # fmt: skip
+    entry = trained.entry
+    assert entry.name == CHURN_MODEL and entry.seed == 3 and entry.kind == "churn_3m"
+    assert entry.data_window == ("2026-03-31", "2026-10-31")
+    assert "oracle" in trained.evaluation["baseline_auc"] and steps[-1] == "fitting"
+    assert trained.evaluation["auc"] > trained.evaluation["baseline_auc"]["recency"]
+    second = train_churn(gb.settings, train_points=2, seed=4, last_day=LAST_DAY,
+                         warehouse=gb.warehouse, frames=gb.frames)  # fmt: skip
+    registry = model_registry(gb.settings)
+    assert registry.champion_version(CHURN_MODEL) == entry.version != second.entry.version
+
+    scores = score_churn(gb.settings, as_of=gb.spec.validation_as_of, warehouse=gb.warehouse)
+    assert scores.version == entry.version and len(scores.scores) > 1500
+    assert scores.scores["probability"].between(0, 1).all()
+    # the population three months after training is close to the training population
+    assert scores.drift.level in ("stable", "warn")
+    psi = {r.variable: r.psi for r in scores.drift.results}
+    assert "score" in psi and psi["score"] < 0.25
+    warnings = warn_churn(gb.settings, as_of=gb.spec.validation_as_of, limit=10,
+                          warehouse=gb.warehouse)  # fmt: skip
+    assert 0 < len(warnings) <= 10 and warnings[0].reasons
+
+    listed = run_cli(gb.settings, "model", "registry", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["version"], r["status"]) for r in rows] == [
+        (entry.version, "champion"), (second.entry.version, "challenger"),
+    ]  # fmt: skip
+    promoted = run_cli(gb.settings, "model", "registry", "promote", "churn",
+                       second.entry.version, "--json")  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    assert json.loads(promoted.stdout)["champion"] == second.entry.version
+    missing = run_cli(gb.settings, "model", "registry", "promote", "churn", "v0099")
+    assert missing.returncode != 0 and "no version 'v0099'" in (missing.stderr + missing.stdout)
