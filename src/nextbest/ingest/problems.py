@@ -29,6 +29,7 @@ RULE_MESSAGES: dict[str, str] = {
     "passport": "not a valid passport number",
     "mobile": "not a valid mainland mobile number",
     "email": "not a valid e-mail address",
+    "encoding": "text garbled by a wrong character encoding (乱码)",
     "reference": "refers to a record found neither in this batch nor in the warehouse",
     "duplicate_key": "a row with the same key occurs earlier in this batch",
     "near_duplicate": "mobile or ID number already belongs to another customer",

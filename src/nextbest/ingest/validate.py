@@ -22,6 +22,7 @@ from nextbest.domain.enums import IdType
 from nextbest.domain.schema import Table
 from nextbest.ingest.mapping import FileSpec, Mapping
 from nextbest.ingest.problems import ChunkProblems
+from nextbest.ingest.text_quality import mis_encoded
 
 __all__ = ["BatchState", "Lookups", "MatchPair", "validate_chunk"]
 
@@ -113,6 +114,9 @@ def validate_chunk(
             allowed = pa.array([m.value for m in col.enum], pa.string())
             bad = present & ~_mask(pc.is_in(values, value_set=allowed)) & ~already
             problems.add("enum", col.name, outcome("enum", col.name), bad, values)
+        elif col.dtype == "string" and pa.types.is_string(values.type):
+            garbled = mis_encoded(values) & ~already
+            problems.add("encoding", col.name, outcome("encoding", col.name), garbled, values)
 
     if table.name == "customer":
         _identity_checks(data, problems, outcome)
