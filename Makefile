@@ -40,7 +40,7 @@ demo-data: install
 	$(BIN)/nextbest init
 	$(BIN)/nextbest generate --customers $(DEMO_CUSTOMERS) --months 24 --seed 1 --faults 0.02 \
 		--out $(DEMO_EXPORT)
-	$(BIN)/nextbest ingest $(DEMO_EXPORT) --mapping src/nextbest/demo/mappings/generated_bank.yaml
+	$(BIN)/nextbest ingest $(DEMO_EXPORT)/export --mapping src/nextbest/demo/mappings/generated_bank.yaml
 	$(BIN)/nextbest understand run --as-of $(DEMO_AS_OF)
 	$(BIN)/nextbest publish
 	$(BIN)/nextbest status
