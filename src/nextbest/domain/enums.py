@@ -9,7 +9,6 @@ __all__ = [
     "CUSTOMER_INITIATED_CHANNELS",
     "DEPOSIT_FAMILIES",
     "INVESTMENT_FAMILIES",
-    "LabelledEnum",
     "AccountStatus",
     "Channel",
     "ConsentPurpose",
@@ -23,6 +22,7 @@ __all__ = [
     "Gender",
     "IdType",
     "KycStatus",
+    "LabelledEnum",
     "MerchantCategory",
     "Occupation",
     "PiiClass",
@@ -51,6 +51,7 @@ class PiiClass(LabelledEnum):
     QUASI = "quasi", "准标识符"  # identifies in combination (birth date, city, branch)
     SENSITIVE = "sensitive", "敏感个人信息"  # financial or risk data
     NONE = "none", "非个人信息"
+
 
 class Gender(LabelledEnum):
     MALE = "M", "男"
