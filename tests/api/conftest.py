@@ -15,17 +15,30 @@ from nextbest.config import Settings
 from nextbest.opstore import OperationalStore
 from nextbest.privacy.keys import KeyRing
 from nextbest.security.permissions import Role
-from tests.api.world import build_installation, settings_for
+from tests.api.world import (
+    build_installation,
+    decision_template,
+    install_decisions,
+    settings_for,
+)
 from tests.opstore.conftest import store_url  # noqa: F401  (backend-parametrised fixture)
+
+
+@pytest.fixture(scope="session")
+def decisions_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One batch run over the world's customers, copied into each installation."""
+    return decision_template(tmp_path_factory.mktemp("batch"))
 
 
 @pytest.fixture
 def installation(
     tmp_path: Path,
     store_url: str,  # noqa: F811
+    decisions_dir: Path,
 ) -> Iterator[tuple[Settings, OperationalStore, KeyRing]]:
     settings = settings_for(tmp_path / "home", store_url)
     store, keyring = build_installation(settings)
+    install_decisions(settings, decisions_dir)
     try:
         yield settings, store, keyring
     finally:

@@ -18,6 +18,7 @@ PATH_VALUES = {
     "username": "analyst.user",
     "key_id": "0123456789ab",
     "policy_name": "contact_policy",
+    "decision_id": "d" + "0" * 24,
 }
 
 # A valid body per (method, path) so that allowed calls reach the service.
@@ -47,6 +48,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/api-keys"): {"name": "crm", "roles": ["marketer"]},
     ("POST", "/api/v1/events"): {"event_type": "app.login", "customer_key": "ckaaaa"},
     ("PUT", "/api/v1/policies/{policy_name}"): {"body": {"max_contacts_per_week": 2}},
+    ("POST", "/api/v1/decide"): {"customer_key": "ckaaaa", "channel_context": "in_app"},
+    ("POST", "/api/v1/decisions/{decision_id}/outcome"): {"outcome": "accepted"},
 }
 
 

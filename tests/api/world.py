@@ -137,3 +137,37 @@ def build_installation(settings: Settings) -> tuple[OperationalStore, KeyRing]:
 
 def settings_for(home: Path, store_url: str) -> Settings:
     return Settings(home=home, opstore_url=store_url)
+
+
+def decision_template(root: Path) -> Path:
+    """A batch run's ``decisions/`` folder whose customers are the world's six.
+
+    The batch runs over six seeded synthetic customers (the world has no feature snapshot)
+    whose keys are then renamed to :data:`CUSTOMERS`' keys, so that real-time decisions and
+    batch reads address the same customers as the rest of the API.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from nextbest.services.decisioning import run_batch
+
+    settings = settings_for(root / "home", f"sqlite:///{root / 'opstore.sqlite'}")
+    settings.home.mkdir(parents=True)
+    init_keys(settings)
+    store = OperationalStore(settings.opstore)
+    store.migrate()
+    store.dispose()
+    report = run_batch(settings, synthetic_customers=len(CUSTOMERS), seed=3, optimise=False)
+    renamed = pa.array([p.key for p in CUSTOMERS])
+    for path in (report.path, report.serving_snapshot):
+        table = pq.read_table(path)
+        assert pc.all(pc.starts_with(table.column("customer_key"), "cust")).as_py()
+        index = table.schema.get_field_index("customer_key")
+        pq.write_table(table.set_column(index, "customer_key", renamed), path)
+    return settings.home / "decisions"
+
+
+def install_decisions(settings: Settings, template: Path) -> None:
+    import shutil
+
+    shutil.copytree(template, settings.home / "decisions")

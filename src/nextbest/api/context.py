@@ -13,6 +13,7 @@ from nextbest.privacy.keys import KeyRing
 from nextbest.services.audit import AuditService, anchor_path
 from nextbest.services.consents import ConsentService
 from nextbest.services.customers import CustomerService, PublishedCustomers
+from nextbest.services.decision_access import DecisionAccess
 from nextbest.services.privacy_requests import DataSubjectRequests
 from nextbest.services.users import UserService
 
@@ -33,6 +34,7 @@ class ApiContext:
     inbox: Inbox
     batches: BatchLedger
     policies: PolicyStore
+    decisions: DecisionAccess
 
     @classmethod
     def open(cls, settings: Settings) -> ApiContext:
@@ -53,6 +55,7 @@ class ApiContext:
             inbox=Inbox(store),
             batches=BatchLedger(store),
             policies=PolicyStore(store),
+            decisions=DecisionAccess(settings, store),
         )
 
     def close(self) -> None:

@@ -15,6 +15,11 @@ from nextbest.opstore.consents import ConsentError
 from nextbest.opstore.vault import LegalHoldError
 from nextbest.security.errors import AccessDeniedError, AccountLockedError, AuthenticationError
 from nextbest.services.customers import CustomerNotFoundError, NotPublishedError
+from nextbest.services.decision_access import (
+    DecisionNotFoundError,
+    NoServingSnapshotError,
+    NotInSnapshotError,
+)
 from nextbest.services.users import DuplicateUserError, UserNotFoundError
 
 __all__ = [
@@ -72,9 +77,12 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (CustomerNotFoundError, 404),
     (UserNotFoundError, 404),
     (ResourceNotFoundError, 404),
+    (NotInSnapshotError, 404),
+    (DecisionNotFoundError, 404),
     (DuplicateUserError, 409),
     (LegalHoldError, 409),
     (NotPublishedError, 503),
+    (NoServingSnapshotError, 503),
     (ConsentError, 422),
     (NextbestError, 422),
 )

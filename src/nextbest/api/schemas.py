@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from nextbest.domain.enums import ConsentPurpose, ConsentStatus, ContactChannel
 from nextbest.security.permissions import Permission, Role
@@ -241,3 +241,85 @@ class HealthOut(BaseModel):
     opstore: Literal["ok", "unreachable"]
     published: str | None
     version: str
+
+
+# --- decisions ----------------------------------------------------------------------------
+ContextKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+]
+ContextValue = Annotated[str, StringConstraints(max_length=100)]
+
+
+class DecideIn(Strict):
+    customer_key: str = Field(min_length=1, max_length=64)
+    channel_context: ContactChannel | None = Field(
+        default=None, description="Where the customer is now (e.g. in_app): favours its channels"
+    )
+    context: dict[ContextKey, ContextValue] = Field(
+        default_factory=dict, max_length=20, description="Further real-time context KEY=VALUE"
+    )
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    customer_key: str
+    offer_id: str | None
+    channel: str | None
+    campaign_id: str | None
+    priority: float | None
+    price: float | None
+    decided_at: datetime
+    snapshot_run: str
+    versions: dict[str, str]
+    explanation: dict[str, Any]
+
+
+class OutcomeIn(Strict):
+    outcome: Literal["accepted", "rejected"]
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    customer_key: str
+    offer_id: str | None
+    outcome: str | None
+    outcome_at: datetime | None
+
+
+class BatchRunOut(BaseModel):
+    run_id: str
+    as_of: str | None
+    snapshot_version: str
+    model_version: str
+    policy_version: str
+    catalogue_version: str
+    customers: int
+    with_offer: int
+    by_offer: dict[str, int]
+
+
+class BatchDecisionOut(BaseModel):
+    customer_key: str
+    offer_id: str | None
+    channel: str | None
+    campaign_id: str | None
+    priority: float | None
+    price: float | None
+
+
+class BatchDecisionsOut(Page[BatchDecisionOut]):
+    run: BatchRunOut
+
+
+class OfferOut(BaseModel):
+    offer_id: str
+    product_id: str
+    product_family: str | None = None
+    product_risk: str | None = None
+    channel: str
+    purpose: str
+    campaign_id: str
+    message: str
+    cost_per_contact: float
+    min_aum: float
+    regions: list[str]

@@ -59,6 +59,9 @@ class Permission(StrEnum):
     APIKEY_MANAGE = "apikey:manage"
     AUDIT_READ = "audit:read"
     AUDIT_VERIFY = "audit:verify"
+    DECISION_DECIDE = "decision:decide"  # real-time decide and outcomes (front ends, systems)
+    DECISION_READ = "decision:read"  # the batch run's decisions (pseudonymous keys only)
+    OFFER_READ = "offer:read"
 
 
 P = Permission
@@ -79,10 +82,22 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.BATCH_READ,
             P.POLICY_READ,
             P.EVENT_WRITE,
+            P.DECISION_DECIDE,
+            P.OFFER_READ,
         }
     ),
     Role.MARKETER: frozenset(
-        {P.SELF_READ, P.CUSTOMER_READ, P.CONSENT_READ, P.EVENT_WRITE, P.POLICY_READ, P.BATCH_READ}
+        {
+            P.SELF_READ,
+            P.CUSTOMER_READ,
+            P.CONSENT_READ,
+            P.EVENT_WRITE,
+            P.POLICY_READ,
+            P.BATCH_READ,
+            P.DECISION_DECIDE,
+            P.DECISION_READ,
+            P.OFFER_READ,
+        }
     ),
     Role.ANALYST: frozenset(
         {
@@ -92,10 +107,19 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.CONSENT_READ,
             P.POLICY_READ,
             P.BATCH_READ,
+            P.DECISION_READ,
+            P.OFFER_READ,
         }
     ),
     Role.APPROVER: frozenset(
-        {P.SELF_READ, P.CUSTOMER_READ, P.CONSENT_READ, P.POLICY_READ, P.POLICY_WRITE}
+        {
+            P.SELF_READ,
+            P.CUSTOMER_READ,
+            P.CONSENT_READ,
+            P.POLICY_READ,
+            P.POLICY_WRITE,
+            P.OFFER_READ,
+        }
     ),
     Role.SERVICE_AGENT: frozenset(
         {
@@ -106,6 +130,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.CONSENT_WRITE,
             P.EVENT_WRITE,
             P.DSR_EXPORT,
+            P.DECISION_DECIDE,
+            P.OFFER_READ,
         }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
@@ -123,10 +149,21 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.BATCH_READ,
             P.AUDIT_READ,
             P.AUDIT_VERIFY,
+            P.DECISION_READ,
+            P.OFFER_READ,
         }
     ),
     Role.AUDITOR: frozenset(
-        {P.SELF_READ, P.USER_READ, P.POLICY_READ, P.BATCH_READ, P.AUDIT_READ, P.AUDIT_VERIFY}
+        {
+            P.SELF_READ,
+            P.USER_READ,
+            P.POLICY_READ,
+            P.BATCH_READ,
+            P.AUDIT_READ,
+            P.AUDIT_VERIFY,
+            P.DECISION_READ,
+            P.OFFER_READ,
+        }
     ),
 }
 

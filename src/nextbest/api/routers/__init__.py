@@ -8,6 +8,7 @@ from nextbest.api.routers import (
     batches,
     consents,
     customers,
+    decisions,
     events,
     health,
     policies,
@@ -28,4 +29,5 @@ ROUTERS = (
     events.router,
     batches.router,
     policies.router,
+    decisions.router,
 )
