@@ -1,4 +1,9 @@
-"""``nextbest understand run``, ``nextbest profile`` and ``nextbest tags list|explain``."""
+"""``nextbest understand run``, ``nextbest profile`` and ``nextbest tags list|explain``.
+
+``profile`` and ``tags explain`` read the latest *published* copy of the warehouse (as every
+serving process does), so they never lock the live warehouse; ``understand run --publish``
+publishes right after the run.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,10 @@ from rich.table import Table
 from nextbest.cli.output import JsonOption, console, emit
 from nextbest.config import load_settings
 from nextbest.errors import NextbestError
-from nextbest.profile.profile360 import customer_profile
+from nextbest.profile.profile360 import CustomerProfile, customer_profile
 from nextbest.profile.tags import explain_tags, load_tags
 from nextbest.services.understanding import UnderstandingReport, run_understanding
-from nextbest.warehouse import open_warehouse
+from nextbest.warehouse import open_published, open_warehouse
 
 __all__ = ["register"]
 
@@ -41,6 +46,9 @@ def run(
     load_cutoff: Annotated[
         str | None, typer.Option("--load-cutoff", help="ISO instant with zone; default now.")
     ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Publish the warehouse after the run.")
+    ] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Materialise snapshot, tags, lifecycle, RFM, segments and CLV for one as-of date."""
@@ -63,6 +71,9 @@ def run(
             wh, day, load_cutoff=cutoff, timezone=settings.timezone,
             progress=lambda name: bar.update(task, description=name),
         )  # fmt: skip
+        if publish:
+            bar.update(task, description="publishing")
+            wh.publish()
     emit(report, as_json, _render_report)
 
 
@@ -105,7 +116,7 @@ def explain(
     """Explain why a customer does or does not carry each tag, from its stored snapshot."""
     settings = load_settings()
     day = _date(as_of, "--as-of") if as_of else None
-    with open_warehouse(settings, read_only=True) as wh:
+    with open_published(settings) as wh:
         profile = customer_profile(wh, customer_key, day)
     result = [asdict(e) for e in explain_tags(profile.features, load_tags(), tag)]
 
@@ -125,24 +136,38 @@ def profile(
     as_of: Annotated[str | None, typer.Option("--as-of")] = None,
     as_json: bool = JsonOption,
 ) -> None:
-    """Show the 360° profile of one customer (pseudonymous key)."""
+    """Show the 360° profile of one customer (pseudonymous key), from the published copy."""
     settings = load_settings()
     day = _date(as_of, "--as-of") if as_of else None
-    with open_warehouse(settings, read_only=True) as wh:
+    with open_published(settings) as wh:
         result = customer_profile(wh, customer_key, day)
+    emit(result, as_json, _render_profile)
 
-    def render(p: Any) -> None:
-        console.print(f"[bold]{p.customer_key}[/bold] as of {p.as_of}")
-        console.print(f"lifecycle: {p.lifecycle_stage} ({p.lifecycle_stage_zh}), "
-                      f"previous {p.previous_stage}")  # fmt: skip
-        console.print("tags: " + ", ".join(f"{t.zh}({t.code})" for t in p.tags))
-        console.print(f"segments: {p.segments}")
-        if p.value:
-            console.print(f"CLV {p.value['clv']:.0f} CNY, tier {p.value['value_tier']}")
-        keys = ("age", "aum", "product_count", "txn_count_90d", "days_since_last_activity")
-        console.print({k: p.features.get(k) for k in keys})
 
-    emit(result, as_json, render)
+def _render_profile(p: CustomerProfile) -> None:
+    console.print(f"[bold]{p.customer_key}[/bold] as of {p.as_of}")
+    console.print(f"lifecycle: {p.lifecycle_stage} ({p.lifecycle_stage_zh}), "
+                  f"previous {p.previous_stage}")  # fmt: skip
+    console.print("segments: " + ", ".join(f"{k}={v}" for k, v in sorted(p.segments.items())))
+    if p.rfm:
+        r = p.rfm
+        console.print(
+            f"RFM: R{r['r_score']} F{r['f_score']} M{r['m_score']} ({r['rfm_segment']}); "
+            f"recency {r['recency_days']} d, {r['frequency']} transactions, "
+            f"{r['monetary']:.0f} CNY in 365 d"
+        )
+    if p.value:
+        v = p.value
+        console.print(f"CLV {v['clv']:.0f} CNY (margin {v['margin_clv']:.0f}, expected loss "
+                      f"{v['expected_loss_clv']:.0f}); value tier {v['value_tier']}, "
+                      f"budget {v['budget_strategy']}")  # fmt: skip
+    table = Table("tag", "中文", "because")
+    for t in p.tags:
+        because = ", ".join(f"{k}={v}" for k, v in t.because)
+        table.add_row(t.code, t.zh, f"{t.expression} [{because}]" if t.expression else "")
+    console.print(table)
+    keys = ("age", "aum", "product_count", "txn_count_90d", "days_since_last_activity")
+    console.print({k: p.features.get(k) for k in keys})
 
 
 def register(app: typer.Typer) -> None:

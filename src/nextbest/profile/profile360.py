@@ -10,7 +10,7 @@ import ibis
 
 from nextbest.errors import NextbestError
 from nextbest.profile.lifecycle import Stage
-from nextbest.profile.tags import TagSet, load_tags
+from nextbest.profile.tags import TagSet, explain_tags, load_tags
 from nextbest.warehouse import Warehouse
 
 __all__ = ["CustomerProfile", "ProfileNotFoundError", "customer_profile"]
@@ -22,11 +22,15 @@ class ProfileNotFoundError(NextbestError):
 
 @dataclass(frozen=True)
 class ProfileTag:
+    """A tag the customer carries, with the values that made its expression true."""
+
     code: str
     zh: str
     en: str
     category: str
     version: int
+    expression: str = ""
+    because: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,20 @@ def customer_profile(
     features = rows[0]
     tag_set = tags or load_tags()
     by_code = {t.code: t for t in tag_set.tags}
+    stored = sorted(_one(wh, "customer_tag", customer_key, as_of), key=lambda r: r["tag"])
+    # Explanations re-evaluate the current definition on the stored snapshot; a tag whose
+    # definition changed since (another version) is shown without one.
+    current = [r["tag"] for r in stored if r["tag"] in by_code
+               and by_code[r["tag"]].version == r["tag_version"]]  # fmt: skip
+    why = {e.code: e.explanation for e in explain_tags(features, tag_set, current)}
     tagged = []
-    for row in sorted(_one(wh, "customer_tag", customer_key, as_of), key=lambda r: r["tag"]):
+    for row in stored:
         t = by_code.get(row["tag"])
+        e = why.get(row["tag"])
         tagged.append(
             ProfileTag(row["tag"], t.zh if t else row["tag"], t.en if t else row["tag"],
-                       t.category if t else "", row["tag_version"])
+                       t.category if t else "", row["tag_version"],
+                       e.expression if e else "", e.columns if e else ())
         )  # fmt: skip
     life = _one(wh, "customer_lifecycle", customer_key, as_of)
     stage = life[0]["stage"] if life else None

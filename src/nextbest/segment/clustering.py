@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from nextbest.errors import NextbestError
 from nextbest.profile.catalogue import feature
@@ -53,6 +54,19 @@ DEFAULT_FEATURES: tuple[tuple[str, Transform], ...] = (
     ("holds_mortgage", "raw"),
     ("holds_credit_card", "raw"),
 )
+
+
+def _threads(rows: int) -> int | None:
+    """One thread for small inputs: OpenMP start-up and spinning cost more than the work
+    there, dramatically so on a busy machine (tens of seconds for a few thousand rows)."""
+    return 1 if rows < 50_000 else None
+
+
+def _zh(name: str) -> str:
+    try:
+        return feature(name).zh
+    except KeyError:  # a derived input that is not a catalogue feature
+        return name
 
 
 class SegmentationError(NextbestError):
@@ -149,15 +163,16 @@ class SegmentModel:
         self.scores_: dict[int, float] = {}
         models = {}
         probe = rng.choice(n, size=min(self.silhouette_sample, n), replace=False)
-        for k in self.k_range:
-            model = self._model(k).fit(x)
-            models[k] = model
-            if self.method == "kmeans":
-                self.scores_[k] = float(
-                    silhouette_score(x[probe], model.predict(x[probe]), random_state=0)
-                )
-            else:
-                self.scores_[k] = float(model.bic(x))
+        with threadpool_limits(_threads(n)):
+            for k in self.k_range:
+                model = self._model(k).fit(x)
+                models[k] = model
+                if self.method == "kmeans":
+                    self.scores_[k] = float(
+                        silhouette_score(x[probe], model.predict(x[probe]), random_state=0)
+                    )
+                else:
+                    self.scores_[k] = float(model.bic(x))
         if self.method == "kmeans":
             self.criterion_ = "silhouette (highest)"
             self.k_ = max(self.scores_, key=lambda k: (self.scores_[k], -k))
@@ -194,7 +209,8 @@ class SegmentModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Segment code (``s1`` … ``sk``) of each customer of ``frame``."""
         self._check()
-        labels = self.model_.predict(self._standardise(self._raw(frame)))
+        with threadpool_limits(_threads(len(frame))):
+            labels = self.model_.predict(self._standardise(self._raw(frame)))
         return self.code_of_[labels].astype(str)
 
     # --- description -----------------------------------------------------------------
@@ -214,9 +230,7 @@ class SegmentModel:
                     customers=int(inside.sum()),
                     share=float(inside.mean()),
                     top_features=tops,
-                    label_zh="、".join(
-                        f"{feature(n).zh}{'高' if v > 0 else '低'}" for n, v in tops
-                    ),
+                    label_zh="、".join(f"{_zh(n)}{'高' if v > 0 else '低'}" for n, v in tops),
                     label_en=", ".join(f"{'high' if v > 0 else 'low'} {n}" for n, v in tops),
                 )
             )
