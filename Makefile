@@ -53,8 +53,11 @@ demo: demo-data
 test: install-test
 	$(BIN)/python -m pytest -q
 
+# `make bench BENCH_SIZE=large` runs the 1,000,000-customer figures; BENCH_SUITE picks one suite.
+BENCH_SUITE ?= all
+BENCH_SIZE ?= small
 bench: install-test
-	$(BIN)/python -m bench all --size small
+	$(BIN)/python -m bench $(BENCH_SUITE) --size $(BENCH_SIZE)
 
 lint: install-test
 	$(BIN)/python -m pip install -q -e '.[dev]'
