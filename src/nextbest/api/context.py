@@ -14,6 +14,8 @@ from nextbest.services.audit import AuditService, anchor_path
 from nextbest.services.consents import ConsentService
 from nextbest.services.customers import CustomerService, PublishedCustomers
 from nextbest.services.decision_access import DecisionAccess
+from nextbest.services.events import EventIntake
+from nextbest.services.policy_admin import PolicyAdmin
 from nextbest.services.privacy_requests import DataSubjectRequests
 from nextbest.services.users import UserService
 
@@ -35,6 +37,8 @@ class ApiContext:
     batches: BatchLedger
     policies: PolicyStore
     decisions: DecisionAccess
+    events: EventIntake
+    policy_admin: PolicyAdmin
 
     @classmethod
     def open(cls, settings: Settings) -> ApiContext:
@@ -56,6 +60,8 @@ class ApiContext:
             batches=BatchLedger(store),
             policies=PolicyStore(store),
             decisions=DecisionAccess(settings, store),
+            events=EventIntake(store, audit),
+            policy_admin=PolicyAdmin(store, audit),
         )
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from nextbest.services.decision_access import (
     NoServingSnapshotError,
     NotInSnapshotError,
 )
+from nextbest.services.policy_admin import PolicyNotFoundError
 from nextbest.services.users import DuplicateUserError, UserNotFoundError
 
 __all__ = [
@@ -79,6 +80,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ResourceNotFoundError, 404),
     (NotInSnapshotError, 404),
     (DecisionNotFoundError, 404),
+    (PolicyNotFoundError, 404),
     (DuplicateUserError, 409),
     (LegalHoldError, 409),
     (NotPublishedError, 503),

@@ -12,6 +12,7 @@ from nextbest.opstore.consents import ConsentError, ConsentEvent, ConsentLedger,
 from nextbest.opstore.models import utcnow
 from nextbest.opstore.store import OperationalStore
 from nextbest.services.audit import AuditService
+from nextbest.services.crash_points import crash_point
 
 __all__ = ["ConsentService"]
 
@@ -55,6 +56,7 @@ class ConsentService:
                 actor=actor,
                 session=s,
             )
+            crash_point("consent.record.audit_written")
             state = self.ledger.state(customer_key, purpose, channel, session=s)
         self.audit.anchor()
         assert state is not None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from nextbest.api.deps import Allowed, Context
-from nextbest.api.errors import PROBLEM_RESPONSES, ResourceNotFoundError
+from nextbest.api.errors import PROBLEM_RESPONSES
 from nextbest.api.schemas import PolicyIn, PolicyOut
-from nextbest.errors import NextbestError
 from nextbest.opstore.policies import PolicyRecord
 from nextbest.security.permissions import Permission as P
 from nextbest.security.permissions import Principal
@@ -18,7 +16,6 @@ from nextbest.security.permissions import Principal
 router = APIRouter(prefix="/policies", tags=["policies"], responses=PROBLEM_RESPONSES)
 
 PolicyName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.-]*$")]
-MAX_POLICY_BYTES = 65_536
 
 
 def policy_out(record: PolicyRecord) -> PolicyOut:
@@ -39,10 +36,7 @@ def active(
     context: Context,
     principal: Annotated[Principal, Allowed(P.POLICY_READ)],
 ) -> PolicyOut:
-    record = context.policies.active(policy_name)
-    if record is None:
-        raise ResourceNotFoundError(f"policy_name: no active policy {policy_name!r}")
-    return policy_out(record)
+    return policy_out(context.policy_admin.active(policy_name))
 
 
 @router.put("/{policy_name}")
@@ -53,20 +47,4 @@ def publish(
     principal: Annotated[Principal, Allowed(P.POLICY_WRITE)],
 ) -> PolicyOut:
     """Publish the next version; the change and its audit entry commit together."""
-    size = len(json.dumps(body.body, ensure_ascii=False).encode())
-    if size > MAX_POLICY_BYTES:
-        raise NextbestError(f"body: {size} bytes, at most {MAX_POLICY_BYTES}")
-    with context.store.session() as s:
-        record = context.policies.publish(
-            policy_name, body.body, actor=principal.subject, session=s
-        )
-        context.audit.record(
-            "policy.publish",
-            "policy",
-            policy_name,
-            {"version": record.version, "checksum": record.checksum},
-            actor=principal.subject,
-            session=s,
-        )
-    context.audit.anchor()
-    return policy_out(record)
+    return policy_out(context.policy_admin.publish(policy_name, body.body, actor=principal.subject))
