@@ -79,6 +79,7 @@ def test_profile_command_shows_tags_with_reasons_rfm_and_value(installed: Settin
     for part in ("lifecycle: mature", "RFM: R", "value tier", "asset_size=emerging"):
         assert part in text, part
     assert "high_net_worth" not in text  # 380k AUM
+    assert "[salary_months_6m=6]" in _cli(installed, "profile", "c_payroll")  # the reason
 
 
 def test_tags_commands(installed: Settings) -> None:

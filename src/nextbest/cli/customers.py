@@ -59,12 +59,14 @@ def search(
 
 def _render(r: SearchResult) -> None:
     console.print(f"{r.total} customers as of {r.as_of} (showing {len(r.hits)})")
-    table = Table("customer_key", "name", "mobile", "stage", "value", "segments", "tags")
+    # Compact: the full key (needed to ask for a profile), the cluster and asset segments.
+    table = Table("customer_key", "name", "mobile", "stage", "tier", "cluster", "assets", "tags")
+    table.columns[0].no_wrap = True
     for h in r.hits:
         table.add_row(
             h.customer_key, h.name_masked or "", h.mobile_masked or "", h.stage or "",
-            h.value_tier or "", " ".join(f"{k}={v}" for k, v in h.segments.items()),
-            " ".join(h.tags),
+            h.value_tier or "", h.segments.get("cluster", ""), h.segments.get("asset_size", ""),
+            ", ".join(h.tags),
         )  # fmt: skip
     console.print(table)
 

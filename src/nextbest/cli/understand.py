@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -164,7 +165,7 @@ def _render_profile(p: CustomerProfile) -> None:
     table = Table("tag", "中文", "because")
     for t in p.tags:
         because = ", ".join(f"{k}={v}" for k, v in t.because)
-        table.add_row(t.code, t.zh, f"{t.expression} [{because}]" if t.expression else "")
+        table.add_row(t.code, t.zh, escape(f"{t.expression} [{because}]") if t.expression else "")
     console.print(table)
     keys = ("age", "aum", "product_count", "txn_count_90d", "days_since_last_activity")
     console.print({k: p.features.get(k) for k in keys})
