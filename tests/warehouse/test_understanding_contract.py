@@ -48,9 +48,11 @@ def test_transformations_agree_with_duckdb(wh: Warehouse, tmp_path: Path) -> Non
         _assert_same(
             "feature_snapshot", snapshot, reference.to_arrow(snapshot_features(reference, POINT))
         )
+        # One in-memory table for every transformation: Spark registers it once.
+        snap = ibis.memtable(snapshot)
         for name, build in UNDERSTANDING_TRANSFORMATIONS.items():
-            got = wh.to_arrow(build(ibis.memtable(snapshot)))
-            want = reference.to_arrow(build(ibis.memtable(snapshot)))
+            got = wh.to_arrow(build(snap))
+            want = reference.to_arrow(build(snap))
             _assert_same(name, got, want)
     finally:
         reference.close()
