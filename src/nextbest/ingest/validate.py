@@ -63,12 +63,12 @@ def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _key_strings(data: pa.Table, table: Table) -> list[str | None]:
-    parts = [pc.cast(data.column(k), pa.string()).to_pylist() for k in table.key]
-    return [
-        None if any(p is None for p in row) else "\x1f".join(row)  # type: ignore[arg-type]
-        for row in zip(*parts, strict=True)
-    ]
+def _key_strings(data: pa.Table, table: Table) -> pa.Array:
+    """The row keys as text (parts joined by U+001F); null where any part is null."""
+    parts = [pc.cast(data.column(k), pa.string()).combine_chunks() for k in table.key]
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, "\x1f")
 
 
 def validate_chunk(
@@ -190,16 +190,28 @@ def _identity_checks(data: pa.Table, problems: ChunkProblems, outcome) -> None: 
 
 
 def _duplicates(data: pa.Table, problems: ChunkProblems, table: Table, state: BatchState) -> None:
+    # A row is a duplicate when an earlier row of the batch (this chunk or an earlier one)
+    # that was not rejected had the same key. Vectorised: per distinct key of the chunk, its
+    # first eligible row is kept unless an earlier chunk had the key; the set operations on
+    # the distinct keys run in C, not per row.
     rejected = problems.outcomes().rejected
     seen = state.keys.setdefault(table.name, set())
+    keys = _key_strings(data, table)
+    eligible = _mask(pc.is_valid(keys)) & ~rejected
     dupes = np.zeros(data.num_rows, dtype=bool)
-    for i, key in enumerate(_key_strings(data, table)):
-        if key is None or rejected[i]:
-            continue
-        if key in seen:
-            dupes[i] = True
-        else:
-            seen.add(key)
+    rows = np.flatnonzero(eligible)
+    if rows.size:
+        encoded = pc.dictionary_encode(keys.take(pa.array(rows, pa.int64())))
+        codes = encoded.indices.to_numpy()
+        distinct = encoded.dictionary.to_pylist()
+        earlier = seen.intersection(distinct)
+        first = np.zeros(rows.size, dtype=bool)
+        first[np.unique(codes, return_index=True)[1]] = True
+        dupes[rows] = ~first
+        if earlier:
+            known = np.array([k in earlier for k in distinct], dtype=bool)
+            dupes[rows[known[codes]]] = True
+        seen.update(distinct)
     problems.add("duplicate_key", table.key[0], "reject", dupes, data.column(table.key[0]))
 
 
