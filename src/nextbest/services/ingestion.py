@@ -404,6 +404,7 @@ def _store_chunk(
     }
     frame = _warehouse_frame(stored, table, dropped, stores.keyring)
     unchanged = np.zeros(len(stored_idx), dtype=bool)
+    hashes = None
     if len(stored_idx):
         hashes = writer.row_hashes(table.name, frame)
         unchanged = np.asarray(
@@ -433,7 +434,11 @@ def _store_chunk(
             stores, stored.take(pa.array(new_rows)), dropped, new_rows, batch_id
         )
     if len(new_rows):
-        writer.append(table.name, frame.take(pa.array(new_rows)))
+        keep = pa.array(new_rows)
+        # The hashes were computed for the known-hash check; appending reuses them.
+        writer.append(
+            table.name, frame.take(keep), hashes=hashes.take(keep) if hashes is not None else None
+        )
 
     _write_problems(writer, src, table, canonical, problems, outcome.rejected, fresh, counts)
 

@@ -65,7 +65,7 @@ class BatchWriter(abc.ABC):
     batch_id: str
 
     @abc.abstractmethod
-    def append(self, table_name: str, data: pa.Table) -> int:
+    def append(self, table_name: str, data: pa.Table, *, hashes: pa.Array | None = None) -> int:
         """Stage ``data`` as new rows of ``table_name`` in this batch.
 
         Parameters
@@ -79,6 +79,10 @@ class BatchWriter(abc.ABC):
             cast to the stored types (naive timestamps are read in the warehouse's time
             zone). The writer adds the batch id, the load time and, for canonical tables,
             ``_row_hash``.
+        hashes:
+            The values :meth:`row_hashes` returned for ``data`` (same rows, same order), so
+            a caller that already computed them for :meth:`known_hashes` does not pay for
+            the hash twice; computed here when ``None``.
 
         Returns
         -------

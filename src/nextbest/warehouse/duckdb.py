@@ -66,7 +66,7 @@ class _DuckDBBatchWriter(BatchWriter):
         if not self._open:
             raise WarehouseStateError(f"batch {self.batch_id!r} is already closed")
 
-    def append(self, table_name: str, data: pa.Table) -> int:
+    def append(self, table_name: str, data: pa.Table, *, hashes: pa.Array | None = None) -> int:
         self._check_open()
         spec = physical_table(table_name)
         rows = conform(spec, data, self._wh.timezone)
@@ -74,7 +74,9 @@ class _DuckDBBatchWriter(BatchWriter):
             return 0
         columns = [c.name for c in spec.business_columns]
         if spec.hash_column is not None:
-            rows = rows.append_column(spec.hash_column, self._wh._row_hashes(spec, rows))
+            if hashes is None:
+                hashes = self._wh._row_hashes(spec, rows)
+            rows = rows.append_column(spec.hash_column, hashes)
             columns.append(spec.hash_column)
         select = [_quote(c) for c in columns] + ["$batch_id", "$loaded_at"]
         target = [*columns, spec.batch_column, spec.loaded_at_column]

@@ -163,7 +163,7 @@ class _SparkBatchWriter(BatchWriter):
         if not self._open:
             raise WarehouseStateError(f"batch {self.batch_id!r} is already closed")
 
-    def append(self, table_name: str, data: pa.Table) -> int:
+    def append(self, table_name: str, data: pa.Table, *, hashes: pa.Array | None = None) -> int:
         self._check_open()
         spec = physical_table(table_name)
         rows = conform(spec, data, self._wh.timezone)
@@ -171,7 +171,9 @@ class _SparkBatchWriter(BatchWriter):
         if n == 0:
             return 0
         if spec.hash_column is not None:
-            rows = rows.append_column(spec.hash_column, row_hashes(spec, rows))
+            if hashes is None:
+                hashes = row_hashes(spec, rows)
+            rows = rows.append_column(spec.hash_column, hashes)
         rows = rows.append_column(spec.batch_column, pa.array([self.batch_id] * n, pa.string()))
         loaded = pa.array([self.loaded_at] * n, pa.timestamp("us", tz="UTC"))
         rows = rows.append_column(spec.loaded_at_column, loaded)
