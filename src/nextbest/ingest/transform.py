@@ -128,24 +128,33 @@ def parse_datetimes(values: pa.Array, fmt: str, pivot: int) -> pa.Array:
         year = pc.cast(full, pa.string())
     else:
         year = pa.array(["1970"] * n, pa.string())
+    month, day, hour, minute, second = (part(token, d, 2) for token, d in _FIELDS)
     iso = pc.binary_join_element_wise(
-        year,
-        "-",
-        part("MM", "01", 2),
-        "-",
-        part("dd", "01", 2),
-        " ",
-        part("HH", "00", 2),
-        ":",
-        part("mm", "00", 2),
-        ":",
-        part("ss", "00", 2),
-        "",
+        year, "-", month, "-", day, " ", hour, ":", minute, ":", second, ""
     )
     parsed = pc.strptime(iso, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
     # strptime rolls impossible days over (Feb 30 -> Mar 2): insist on a round trip.
-    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d %H:%M:%S"), iso)
+    exact = _round_trips(parsed, iso, year, [month, day, hour, minute, second])
     return pc.if_else(exact, parsed, pa.scalar(None, pa.timestamp("s")))
+
+
+_FIELDS = (("MM", "01"), ("dd", "01"), ("HH", "00"), ("mm", "00"), ("ss", "00"))
+_EXTRACT = (pc.month, pc.day, pc.hour, pc.minute, pc.second)
+
+
+def _round_trips(parsed: pa.Array, iso: pa.Array, year: pa.Array, parts: list[pa.Array]) -> Any:
+    """True where ``parsed`` printed back as ``%Y-%m-%d %H:%M:%S`` gives ``iso`` again.
+
+    Rendering millions of timestamps (``strftime``) costs more than all the parsing; with
+    four-digit years the text is equal exactly when every field is, which compares numbers.
+    """
+    years = pc.year(parsed)
+    if pc.any(pc.less(years, 1000)).as_py():  # strftime's padding of such years decides
+        return pc.equal(pc.strftime(parsed, format="%Y-%m-%d %H:%M:%S"), iso)
+    exact = pc.equal(years, pc.cast(year, pa.int64()))
+    for text, field_of in zip(parts, _EXTRACT, strict=True):
+        exact = pc.and_(exact, pc.equal(field_of(parsed), pc.cast(text, pa.int64())))
+    return exact
 
 
 def _parse_any(values: pa.Array, formats: tuple[str, ...], pivot: int) -> pa.Array:
