@@ -57,6 +57,8 @@ class BatchState:
     keys: dict[str, set[str]] = field(default_factory=dict)
     identifiers: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> value -> key
     matches: list[MatchPair] = field(default_factory=list)
+    # tables without any stored row when the batch began (set by the ingestion service)
+    empty_tables: set[str] = field(default_factory=set)
 
 
 def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

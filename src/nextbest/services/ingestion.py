@@ -359,6 +359,11 @@ def _load(
     state = BatchState()
     results: list[FileCounts] = []
     vault_written = False
+    # Rows staged by this batch never need the known-hash probe: an identical row has the
+    # same key, and validation already rejected it as a duplicate key. So a table that was
+    # empty when the batch began (a first load) skips the probe, whose cost grows with
+    # the rows staged so far.
+    state.empty_tables = {name for name, rows in stores.warehouse.row_counts().items() if rows == 0}
     with stores.warehouse.batch(batch_id) as writer:
         lookups = _StoreLookups(stores, writer)
         for src in files:
@@ -407,6 +412,7 @@ def _store_chunk(
     hashes = None
     if len(stored_idx):
         hashes = writer.row_hashes(table.name, frame)
+    if len(stored_idx) and table.name not in state.empty_tables:
         unchanged = np.asarray(
             pc.fill_null(writer.known_hashes(table.name, hashes), False).to_numpy(
                 zero_copy_only=False
