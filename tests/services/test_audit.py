@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from nextbest.services.audit import AuditService, anchor_path
-from tests.api.conftest import installation, store_url  # noqa: F401
+from tests.api.conftest import decisions_dir, installation, store_url  # noqa: F401
 
 
 @pytest.fixture

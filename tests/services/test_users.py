@@ -12,7 +12,12 @@ from nextbest.security.passwords import WeakPasswordError
 from nextbest.security.permissions import Role, UnknownRoleError
 from nextbest.services.audit import AuditService, anchor_path
 from nextbest.services.users import DuplicateUserError, UserError, UserService
-from tests.api.conftest import _cheap_password_hashing, installation, store_url  # noqa: F401
+from tests.api.conftest import (  # noqa: F401
+    _cheap_password_hashing,
+    decisions_dir,
+    installation,
+    store_url,
+)
 
 PASSWORD = "a long pass phrase 42"
 
