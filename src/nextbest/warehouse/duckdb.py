@@ -27,7 +27,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 from nextbest.errors import NextbestError
 from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
 from nextbest.warehouse.conform import conform, hex_to_letters
-from nextbest.warehouse.layout import LAYOUT, PhysicalTable, physical_table
+from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
 from nextbest.warehouse.publication import install_version
 
 __all__ = ["DuckDBWarehouse"]
@@ -89,17 +89,13 @@ class _DuckDBBatchWriter(BatchWriter):
         return rows.num_rows
 
     def row_hashes(self, table_name: str, data: pa.Table) -> pa.Array:
-        spec = physical_table(table_name)
-        if spec.hash_column is None:
-            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        spec = hashed_table(table_name)
         rows = conform(spec, data, self._wh.timezone)
         return self._wh._row_hashes(spec, rows)
 
     def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
         self._check_open()
-        spec = physical_table(table_name)
-        if spec.hash_column is None:
-            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        spec = hashed_table(table_name)
         # Same transaction as the appends, so rows staged in this batch are included.
         return _present(self._wh, self._wh.table(spec.name)[spec.hash_column], hashes)
 

@@ -37,6 +37,7 @@ __all__ = [
     "PhysicalColumn",
     "PhysicalTable",
     "WarehouseLayoutError",
+    "hashed_table",
     "ibis_type",
     "physical_table",
 ]
@@ -229,6 +230,20 @@ LAYOUT: tuple[PhysicalTable, ...] = (
 )
 
 _BY_NAME = {t.name: t for t in LAYOUT}
+
+
+def hashed_table(name: str) -> PhysicalTable:
+    """The stored layout of table ``name``, which must carry a row hash.
+
+    Raises
+    ------
+    WarehouseLayoutError
+        If the warehouse has no such table or the table has no row hash.
+    """
+    spec = physical_table(name)
+    if spec.hash_column is None:
+        raise WarehouseLayoutError(f"table {spec.name!r} has no row hash")
+    return spec
 
 
 def physical_table(name: str) -> PhysicalTable:

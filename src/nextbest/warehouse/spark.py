@@ -41,7 +41,7 @@ from nextbest.errors import NextbestError
 from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
 from nextbest.warehouse.conform import conform, hex_to_letters
 from nextbest.warehouse.duckdb import _hash_text_sql
-from nextbest.warehouse.layout import LAYOUT, PhysicalTable, physical_table
+from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
 from nextbest.warehouse.spark_session import SparkSettings, child_session, spark_settings
 from nextbest.warehouse.spark_storage import DataFile, Manifest, ManifestStore
 
@@ -183,16 +183,12 @@ class _SparkBatchWriter(BatchWriter):
         return n
 
     def row_hashes(self, table_name: str, data: pa.Table) -> pa.Array:
-        spec = physical_table(table_name)
-        if spec.hash_column is None:
-            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        spec = hashed_table(table_name)
         return row_hashes(spec, conform(spec, data, self._wh.timezone))
 
     def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
         self._check_open()
-        spec = physical_table(table_name)
-        if spec.hash_column is None:
-            raise WarehouseStateError(f"table {spec.name!r} has no row hash")
+        spec = hashed_table(table_name)
         # The table's view includes the files staged in this batch.
         return _present(self._wh, self._wh.table(spec.name)[spec.hash_column], hashes)
 
