@@ -42,6 +42,7 @@ demo-data: install
 		--out $(DEMO_EXPORT)
 	$(BIN)/nextbest ingest $(DEMO_EXPORT)/export --mapping src/nextbest/demo/mappings/generated_bank.yaml
 	$(BIN)/nextbest understand run --as-of $(DEMO_AS_OF)
+	$(BIN)/nextbest decide batch
 	$(BIN)/nextbest publish
 	$(BIN)/nextbest status
 

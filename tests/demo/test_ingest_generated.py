@@ -40,3 +40,34 @@ def test_faults_are_detected_with_their_rule_and_clean_rows_pass(
     duplicates = manifest["expected_rule"].eq("near_duplicate").sum()
     assert duplicates > 0
     assert report.totals.queued == duplicates
+
+
+def test_ingested_consents_reach_the_operational_ledger(tmp_path: Path, settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from nextbest.opstore.consents import ConsentLedger
+    from nextbest.opstore.models import Consent
+    from nextbest.services.stores import open_stores
+
+    bank = generate(tmp_path / "bank", 300, 3, seed=5, faults=0.0, fmt="parquet").out  # type: ignore[arg-type]
+    init_installation(settings)
+    report = ingest(settings, bank / "export", bank / "mapping.yaml")
+    with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
+        (loaded,) = con.sql("select count(*) from consent").fetchone()  # type: ignore[misc]
+        key, purpose, channel, status = con.sql(
+            "select customer_key, purpose, channel, status from consent "
+            "order by event_time desc, status desc limit 1"
+        ).fetchone()  # type: ignore[misc]
+    assert loaded > 0
+    with open_stores(settings) as stores:
+        with stores.opstore.session() as session:
+            stored = session.scalar(
+                select(func.count()).select_from(Consent).where(Consent.batch_id == report.batch_id)
+            )
+        assert stored == loaded
+        state = ConsentLedger(stores.opstore).state(key, purpose, channel)
+        assert state is not None and state.status == status
+    # A re-run of the same files changes nothing in the ledger either.
+    ingest(settings, bank / "export", bank / "mapping.yaml")
+    with open_stores(settings) as stores, stores.opstore.session() as session:
+        assert session.scalar(select(func.count()).select_from(Consent)) == loaded

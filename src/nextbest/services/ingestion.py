@@ -50,6 +50,7 @@ from nextbest.ingest.readers import (
 )
 from nextbest.ingest.transform import LinkTable, TransformContext, transform_chunk
 from nextbest.ingest.validate import BatchState, MatchPair, validate_chunk
+from nextbest.opstore.consents import ConsentEvent, ConsentLedger
 from nextbest.privacy.keys import KeyRing
 from nextbest.privacy.masking import mask_array
 from nextbest.privacy.pseudonym import pseudonymise
@@ -310,10 +311,30 @@ def _finish(
         )
         for m in dict.fromkeys(matches)
     ]
+    consents = _consent_events(stores, batch_id)
     with stores.opstore.session() as session:
         stores.vault.commit_batch(batch_id, session=session)
+        ConsentLedger(stores.opstore).record(consents, batch_id=batch_id, session=session)
         MatchQueue(stores.opstore).add_many(batch_id, candidates, session=session)
         stores.ledger.finish(batch_id, counts, session=session)
+
+
+def _consent_events(stores: Stores, batch_id: str) -> list[ConsentEvent]:
+    """The batch's consent rows, for the operational store's ledger (their system of record)."""
+    wh = stores.warehouse
+    consent = wh.table("consent")
+    rows = wh.to_arrow(consent.filter(consent._batch_id == batch_id)).to_pylist()
+    return [
+        ConsentEvent(
+            customer_key=r["customer_key"],
+            purpose=r["purpose"],
+            channel=r["channel"],
+            status=r["status"],
+            event_time=r["event_time"],
+            source=r["source"] or "ingest",
+        )
+        for r in rows
+    ]
 
 
 def _file_detail(f: FileCounts) -> dict[str, Any]:
@@ -621,8 +642,12 @@ def _adopt(stores: Stores, batch_id: str, *, in_ledger: bool) -> None:
     q = wh.table("quarantine")
     rejected_rows = q.filter(q.batch_id == batch_id).select("source_file", "row_number").distinct()
     rejected = int(wh.to_arrow(rejected_rows.count()).as_py())  # type: ignore[attr-defined]
+    # The ledger's finish and the consents commit together: an unfinished ledger entry means
+    # the batch's consents are not in the ledger yet.
+    consents = _consent_events(stores, batch_id) if in_ledger else []
     with stores.opstore.session() as session:
         stores.vault.commit_batch(batch_id, session=session)
+        ConsentLedger(stores.opstore).record(consents, batch_id=batch_id, session=session)
         if in_ledger:
             stores.ledger.finish(
                 batch_id,
