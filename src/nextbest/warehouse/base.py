@@ -22,7 +22,7 @@ from types import TracebackType
 import ibis
 import pyarrow as pa
 
-from nextbest.warehouse.layout import LAYOUT, physical_table
+from nextbest.warehouse.layout import LAYOUT, hashed_table, physical_table
 
 __all__ = ["BatchWriter", "Capabilities", "Warehouse"]
 
@@ -248,6 +248,12 @@ class Warehouse(abc.ABC):
         Path
             The new published copy.
         """
+
+
+def known_row_hashes(wh: Warehouse, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
+    """Which ``hashes`` the table holds, as the writer's session sees it (staged rows included)."""
+    spec = hashed_table(table_name)
+    return _present(wh, wh.table(spec.name)[spec.hash_column], hashes)
 
 
 def _present(wh: Warehouse, stored: ibis.Column, values: pa.Array) -> pa.BooleanArray:

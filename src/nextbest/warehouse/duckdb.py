@@ -25,7 +25,7 @@ import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
 from nextbest.errors import NextbestError
-from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
+from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, known_row_hashes
 from nextbest.warehouse.conform import conform, hex_to_letters
 from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
 from nextbest.warehouse.publication import install_version
@@ -41,7 +41,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _hash_text_sql(spec: PhysicalTable) -> str:
+def hash_text_sql(spec: PhysicalTable) -> str:
     """SQL for the MD5 (hex) of a row's business columns.
 
     The row is rendered as a JSON array, which is unambiguous (strings are quoted and
@@ -95,9 +95,8 @@ class _DuckDBBatchWriter(BatchWriter):
 
     def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
         self._check_open()
-        spec = hashed_table(table_name)
         # Same transaction as the appends, so rows staged in this batch are included.
-        return _present(self._wh, self._wh.table(spec.name)[spec.hash_column], hashes)
+        return known_row_hashes(self._wh, table_name, hashes)
 
 
 class DuckDBWarehouse(Warehouse):
@@ -257,7 +256,7 @@ class DuckDBWarehouse(Warehouse):
         # A projection keeps the input order (DuckDB's preserve_insertion_order default).
         with self._registered(rows) as view:
             result = self._con.execute(
-                f"SELECT {_hash_text_sql(spec)} AS h FROM {view}"
+                f"SELECT {hash_text_sql(spec)} AS h FROM {view}"
             ).to_arrow_table()
         # Mapping digits to letters in SQL (translate/replace) costs more than the hash
         # itself; on the fixed-width hex bytes it is one array lookup.

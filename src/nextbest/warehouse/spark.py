@@ -38,9 +38,9 @@ from pyspark.sql.types import StructType, TimestampType
 
 from nextbest.config import Settings
 from nextbest.errors import NextbestError
-from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, _present
+from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, known_row_hashes
 from nextbest.warehouse.conform import conform, hex_to_letters
-from nextbest.warehouse.duckdb import _hash_text_sql
+from nextbest.warehouse.duckdb import hash_text_sql
 from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
 from nextbest.warehouse.spark_session import SparkSettings, child_session, spark_settings
 from nextbest.warehouse.spark_storage import DataFile, Manifest, ManifestStore
@@ -145,7 +145,7 @@ def row_hashes(spec: PhysicalTable, rows: pa.Table) -> pa.Array:
     con = duckdb.connect()
     try:
         con.register("_nb_rows", rows)
-        digests = con.execute(f"SELECT {_hash_text_sql(spec)} AS h FROM _nb_rows").to_arrow_table()
+        digests = con.execute(f"SELECT {hash_text_sql(spec)} AS h FROM _nb_rows").to_arrow_table()
     finally:
         con.close()
     return hex_to_letters(digests.column("h"))
@@ -188,9 +188,8 @@ class _SparkBatchWriter(BatchWriter):
 
     def known_hashes(self, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
         self._check_open()
-        spec = hashed_table(table_name)
         # The table's view includes the files staged in this batch.
-        return _present(self._wh, self._wh.table(spec.name)[spec.hash_column], hashes)
+        return known_row_hashes(self._wh, table_name, hashes)
 
 
 class SparkWarehouse(Warehouse):
