@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import keyword
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -44,7 +45,7 @@ _OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _ATOM = range(1, 9)
 _BINARY_PRECEDENCE = {"+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "%": _MUL}
 
 
-class Expr:
+class Expr(ABC):
     """Base of all nodes."""
 
     precedence: ClassVar[int] = _ATOM
@@ -58,8 +59,9 @@ class Expr:
         """Names of every column the expression reads."""
         return frozenset(n.name for n in walk(self) if isinstance(n, Column))
 
+    @abstractmethod
     def render(self) -> str:
-        raise NotImplementedError
+        """The canonical text of the node."""
 
     def __str__(self) -> str:
         return self.render()
