@@ -151,3 +151,73 @@ def test_policy_version_and_audit_commit_together(
     assert trail.verify_chain().ok
     with pytest.raises(DecisionLogError, match="a reason is required"):
         registry.publish("decision_policy", {"a": 4}, actor="eve", reason=" ")
+
+
+def test_realtime_transaction_reads_reserves_and_records(store: OperationalStore) -> None:
+    from nextbest.opstore.consents import ConsentEvent, ConsentLedger
+    from nextbest.opstore.decisions import RealtimeWriter, effective_consents
+
+    at = datetime(2026, 6, 2, 10, tzinfo=UTC)
+    ConsentLedger(store).record(
+        [
+            ConsentEvent("ck1", "marketing", "all", "granted", at - timedelta(days=3), "t"),
+            ConsentEvent("ck1", "marketing", "sms", "withdrawn", at - timedelta(days=2), "t"),
+            ConsentEvent("ck1", "service", "email", "withdrawn", at - timedelta(days=1), "t"),
+            ConsentEvent("ck1", "service", "email", "granted", at - timedelta(days=1), "t"),
+        ]
+    )
+    DoNotDisturbList(store).add("ck1", "asked")
+    old = _decision("ck1")
+    DecisionLog(store).record(old)
+    DecisionLog(store).set_outcome(old.decision_id, "rejected", at - timedelta(days=1))
+    ContactCounters(store).reserve("ck1", [CapClaim("sms", "week", WEEK, 5)])
+    writer = RealtimeWriter(store)
+    made = _decision("ck1")
+    try:
+        with writer.transaction() as tx:
+            read = tx.read("ck1", ["email", "sms"], WEEK, at - timedelta(days=30))
+            assert tx.reserve("ck1", [CapClaim("sms", "week", WEEK, 5)]) is None
+            assert tx.reserve("ck1", [CapClaim("all", "month", WEEK, 0)]) == "all_month"
+            tx.record(made)
+    finally:
+        writer.close()
+    stored = effective_consents(store, ["ck1"], ["email", "sms"])
+    assert read.consent == {slot: who["ck1"] for slot, who in stored.items()}
+    assert read.consent[("service", "email")] == "withdrawn"  # a withdrawal wins a tie
+    assert read.counts == {("sms", "week", WEEK): 1}
+    assert read.dnd and read.rejected == frozenset({"p1"})
+    assert DecisionLog(store).get(made.decision_id) == made
+    assert ContactCounters(store).counts(["ck1"], "sms", "week", WEEK) == {"ck1": 2}
+
+
+def test_concurrent_realtime_reservations_never_exceed_the_cap(store: OperationalStore) -> None:
+    from nextbest.opstore.decisions import RealtimeWriter
+
+    cap = 3
+    claims = [CapClaim("sms", "week", WEEK, cap), CapClaim("all", "month", WEEK, 10)]
+    wins: list[int] = []
+    errors: list[BaseException] = []
+    writer = RealtimeWriter(store)  # one writer shared by the threads, as in a server
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                with writer.transaction() as tx:
+                    if tx.reserve("ck1", claims) is None:
+                        wins.append(1)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert errors == []
+    assert len(wins) == cap
+    counters = ContactCounters(store)
+    assert counters.counts(["ck1"], "sms", "week", WEEK) == {"ck1": cap}
+    assert counters.counts(["ck1"], "all", "month", WEEK) == {"ck1": cap}

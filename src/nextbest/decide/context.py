@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ __all__ = [
     "ATTRIBUTE_TYPES",
     "HOLDING_COLUMNS",
     "CustomerContext",
+    "RowReader",
     "synthetic_context",
 ]
 
@@ -153,6 +154,10 @@ class CustomerContext:
         """One customer's attributes as plain Python values."""
         return {name: self.attributes[name][row].as_py() for name in ATTRIBUTE_TYPES}
 
+    def row_reader(self) -> RowReader:
+        """Fast one-row access to the attributes (for real-time serving)."""
+        return RowReader(self.attributes)
+
     def take(self, rows: np.ndarray) -> CustomerContext:
         """The sub-context of the given row positions (same offers and versions)."""
         return CustomerContext(
@@ -171,6 +176,65 @@ class CustomerContext:
             table = table.append_column(f"propensity__{offer_id}", pa.array(self.propensity[:, j]))
             table = table.append_column(f"value__{offer_id}", pa.array(self.value[:, j]))
         return table
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+class RowReader:
+    """One customer's attributes as plain Python values in microseconds.
+
+    :meth:`CustomerContext.record` converts Arrow scalars (hundreds of microseconds per
+    row); this holds the attributes as three row-major NumPy matrices (numbers, string
+    codes, null flags) so that a row is three slices and a short loop.
+    """
+
+    def __init__(self, attributes: pa.Table) -> None:
+        numbers: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        nulls: list[np.ndarray] = []
+        self._labels: list[list[Any]] = []
+        self._plan: list[tuple[str, str, int]] = []
+        for name, kind in ATTRIBUTE_TYPES.items():
+            column = attributes[name].combine_chunks()
+            nulls.append(column.is_null().to_numpy(zero_copy_only=False))
+            if kind == "string":
+                encoded = pc.dictionary_encode(column)
+                self._plan.append((name, kind, len(codes)))
+                codes.append(pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int32))
+                self._labels.append([*encoded.dictionary.to_pylist(), None])
+                continue
+            if kind == "date":
+                column = pc.cast(column, pa.int32())
+            elif kind == "bool":
+                column = pc.cast(column, pa.int8())
+            self._plan.append((name, kind, len(numbers)))
+            numbers.append(pc.fill_null(column, 0).to_numpy().astype(np.float64))
+        n = attributes.num_rows
+        self._numbers = np.column_stack(numbers) if numbers else np.zeros((n, 0))
+        self._codes = np.column_stack(codes) if codes else np.zeros((n, 0), np.int32)
+        self._nulls = np.column_stack(nulls)
+
+    def __call__(self, row: int) -> dict[str, Any]:
+        """Equal to :meth:`CustomerContext.record` of ``row``."""
+        numbers = self._numbers[row].tolist()
+        codes = self._codes[row].tolist()
+        nulls = self._nulls[row].tolist()
+        out: dict[str, Any] = {}
+        for i, (name, kind, k) in enumerate(self._plan):
+            if kind == "string":
+                out[name] = self._labels[k][codes[k]]
+            elif nulls[i]:
+                out[name] = None
+            elif kind == "float":
+                out[name] = numbers[k]
+            elif kind == "int":
+                out[name] = int(numbers[k])
+            elif kind == "bool":
+                out[name] = bool(numbers[k])
+            else:
+                out[name] = _EPOCH + timedelta(days=int(numbers[k]))
+        return out
 
 
 def synthetic_context(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from nextbest.decide.pricing import PriceExplanation
@@ -32,6 +33,28 @@ class DecisionExplanation:
     method: str
     verdicts: tuple[OfferVerdict, ...]
     price: PriceExplanation | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON (equal to the generic ``to_jsonable`` of the CLI, built directly)."""
+        return {
+            "customer_key": self.customer_key,
+            "winner": self.winner,
+            "method": self.method,
+            "verdicts": [
+                {
+                    "offer_id": v.offer_id,
+                    "status": v.status,
+                    "rule": v.rule,
+                    "reason": v.reason,
+                    "priority": v.priority,
+                    "inputs": {
+                        k: x.isoformat() if isinstance(x, date) else x for k, x in v.inputs.items()
+                    },
+                }
+                for v in self.verdicts
+            ],
+            "price": None if self.price is None else asdict(self.price),
+        }
 
     def removed_by(self) -> dict[str, str]:
         """Offer id -> the rule that removed it."""

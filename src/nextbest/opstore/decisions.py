@@ -9,8 +9,10 @@ serialised by ``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import queue
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -40,8 +42,11 @@ __all__ = [
     "DecisionLog",
     "DecisionLogError",
     "DoNotDisturbList",
+    "LiveRead",
     "Outcome",
     "PolicyRegistry",
+    "RealtimeTransaction",
+    "RealtimeWriter",
     "StoredDecision",
     "effective_consents",
     "new_decision_id",
@@ -323,6 +328,236 @@ class ContactCounters:
                     return f"{claim.channel}_{claim.period}"
                 taken.append(claim)
         return None
+
+
+# -- the real-time path: one short transaction over a raw connection ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRead:
+    """One customer's operational state as read inside a real-time transaction.
+
+    ``consent``: (purpose, channel) -> ``granted``/``withdrawn`` (same rule as
+    :func:`effective_consents`); ``counts``: (channel, period, bucket start) -> count.
+    """
+
+    consent: dict[tuple[str, str], str]
+    counts: dict[tuple[str, str, date], int]
+    dnd: bool
+    rejected: frozenset[str]
+
+
+class RealtimeTransaction:
+    """Statements of one real-time decision, on one DBAPI cursor inside one transaction."""
+
+    def __init__(self, writer: RealtimeWriter, cursor: Any) -> None:
+        self._w = writer
+        self._cur = cursor
+
+    def read(
+        self,
+        customer_key: str,
+        channels: Sequence[str],
+        since_bucket: date,
+        rejected_since: datetime,
+        purposes: Sequence[str] = ("marketing", "service"),
+    ) -> LiveRead:
+        """Consents, counters from ``since_bucket``, do-not-disturb and recent rejections
+        (four indexed lookups on the customer key)."""
+        w, cur = self._w, self._cur
+        cur.execute(w.sql_consents, (customer_key,))
+        latest: dict[tuple[str, str], tuple[Any, int, int, str]] = {}
+        for purpose, channel, status, at, row_id in cur.fetchall():
+            if purpose not in purposes:
+                continue
+            rank = (at, int(status == "withdrawn"), row_id, status)
+            for target in channels if channel == ALL_CHANNELS else (channel,):
+                if target not in channels:
+                    continue
+                slot = (purpose, target)
+                if slot not in latest or rank[:3] > latest[slot][:3]:
+                    latest[slot] = rank
+        cur.execute(w.sql_counters, (customer_key, w.bind_date(since_bucket)))
+        counts = {(c, p, w.read_date(b)): int(n) for c, p, b, n in cur.fetchall()}
+        cur.execute(w.sql_dnd, (customer_key,))
+        dnd = bool(cur.fetchall())
+        cur.execute(w.sql_rejected, (customer_key, w.bind_time(rejected_since)))
+        rejected = frozenset(p for (p,) in cur.fetchall() if p is not None)
+        return LiveRead({k: v[3] for k, v in latest.items()}, counts, dnd, rejected)
+
+    def reserve(self, customer_key: str, claims: Sequence[CapClaim]) -> str | None:
+        """Take one contact from every claim, all or nothing (as :meth:`ContactCounters.reserve`).
+
+        One upsert per claim: insert the bucket at 1, or add 1 only ``WHERE count < cap``
+        (atomic on both backends: PostgreSQL re-checks the condition under the row lock,
+        SQLite holds the write lock from ``BEGIN IMMEDIATE``).
+        """
+        w, cur = self._w, self._cur
+        taken: list[tuple[Any, ...]] = []
+        for claim in claims:
+            key = (customer_key, claim.channel, claim.period, w.bind_date(claim.bucket_start))
+            ok = claim.limit >= 1
+            if ok:
+                cur.execute(w.sql_reserve, (*key, claim.limit))
+                ok = bool(cur.fetchall())
+            if not ok:
+                for done in taken:  # give back what this call took
+                    cur.execute(w.sql_give_back, done)
+                return f"{claim.channel}_{claim.period}"
+            taken.append(key)
+        return None
+
+    def record(self, decision: StoredDecision) -> None:
+        """Insert the decision record (outcome empty)."""
+        w = self._w
+        self._cur.execute(
+            w.sql_record,
+            (
+                decision.decision_id,
+                decision.customer_key,
+                decision.offer_id,
+                decision.product_id,
+                decision.channel,
+                decision.campaign_id,
+                decision.priority,
+                decision.price,
+                w.bind_time(decision.decided_at),
+                w.bind_json(decision.explanation),
+                w.bind_json(decision.inputs),
+                decision.policy_version,
+                decision.catalogue_version,
+                decision.snapshot_version,
+            ),
+        )
+
+
+class RealtimeWriter:
+    """Real-time decisions' store access: one short transaction per decision.
+
+    The ORM costs milliseconds per decision (sessions, unit of work, statement
+    compilation); here each decision checks out a DBAPI connection from a small private
+    pool, runs fixed SQL (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL prepares repeated
+    statements itself) and commits once. Values go through the SQLAlchemy column types'
+    own bind processors, so rows are exactly what the ORM writes and reads.
+    """
+
+    def __init__(self, store: OperationalStore) -> None:
+        engine = store.engine
+        dialect = engine.dialect
+        self.store = store
+        self.sqlite = dialect.name == "sqlite"
+        self._memory = self.sqlite and engine.url.database in (None, "", ":memory:")
+        ph = "?" if dialect.paramstyle == "qmark" else "%s"
+
+        def params(n: int) -> str:
+            return ", ".join([ph] * n)
+
+        record = DecisionRecord.__table__.c
+        self._time = record.decided_at.type._cached_bind_processor(dialect)
+        self._json = record.inputs.type._cached_bind_processor(dialect)
+        self._date = ContactCounter.__table__.c.bucket_start.type._cached_bind_processor(dialect)
+        self.sql_consents = (
+            "SELECT purpose, channel, status, event_time, id FROM consent "
+            f"WHERE customer_key = {ph}"
+        )
+        self.sql_counters = (
+            "SELECT channel, period, bucket_start, count FROM contact_counter "
+            f"WHERE customer_key = {ph} AND bucket_start >= {ph}"
+        )
+        self.sql_dnd = f"SELECT 1 FROM do_not_disturb WHERE customer_key = {ph}"
+        self.sql_rejected = (
+            "SELECT product_id FROM decision_record "
+            f"WHERE customer_key = {ph} AND outcome = 'rejected' AND outcome_at >= {ph}"
+        )
+        self.sql_reserve = (
+            "INSERT INTO contact_counter (customer_key, channel, period, bucket_start, count) "
+            f"VALUES ({params(4)}, 1) "
+            "ON CONFLICT (customer_key, channel, period, bucket_start) "
+            "DO UPDATE SET count = contact_counter.count + 1 "
+            f"WHERE contact_counter.count < {ph} RETURNING count"
+        )
+        self.sql_give_back = (
+            "UPDATE contact_counter SET count = count - 1 WHERE customer_key = "
+            f"{ph} AND channel = {ph} AND period = {ph} AND bucket_start = {ph}"
+        )
+        self.sql_record = (
+            "INSERT INTO decision_record (decision_id, customer_key, offer_id, product_id, "
+            "channel, campaign_id, priority, price, decided_at, explanation, inputs, "
+            f"policy_version, catalogue_version, snapshot_version) VALUES ({params(14)})"
+        )
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def bind_time(self, value: datetime) -> Any:
+        return self._time(value) if self._time is not None else value
+
+    def bind_date(self, value: date) -> Any:
+        return self._date(value) if self._date is not None else value
+
+    def read_date(self, value: Any) -> date:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    def bind_json(self, value: Any) -> Any:
+        return self._json(value) if self._json is not None else value
+
+    def _checkout(self) -> tuple[Any, bool]:
+        """(DBAPI connection, whether it is private to this writer)."""
+        if self._memory:  # one shared in-memory database: use the engine's pool
+            return self.store.engine.raw_connection(), False
+        try:
+            return self._idle.get_nowait(), True
+        except queue.Empty:
+            fairy = self.store.engine.raw_connection()  # runs the engine's connect hooks
+            fairy.detach()  # ours from now on: no pool reset or ping per decision
+            return fairy.dbapi_connection, True
+
+    @contextmanager
+    def transaction(self) -> Iterator[RealtimeTransaction]:
+        """One transaction: committed when the block ends, rolled back on an exception."""
+        conn, private = self._checkout()
+        keep = True
+        try:
+            cur = conn.cursor()
+            if self.sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield RealtimeTransaction(self, cur)
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception:
+                    keep = False
+                raise
+            try:
+                conn.commit()
+            except BaseException:
+                keep = False
+                with suppress(Exception):
+                    conn.rollback()
+                raise
+            finally:
+                cur.close()
+        except BaseException as exc:
+            if type(exc).__name__ in ("OperationalError", "InterfaceError"):
+                keep = False  # a broken connection is not handed out again
+            raise
+        finally:
+            if not private:
+                conn.close()
+            elif keep:
+                self._idle.put(conn)
+            else:
+                with suppress(Exception):
+                    conn.close()
+
+    def close(self) -> None:
+        """Close the idle private connections."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with suppress(Exception):
+                conn.close()
 
 
 # -- consents, as decisions need them ---------------------------------------------------------

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nextbest.config import Settings
+from nextbest.decide.assignment import key_hashes, unit_draws
 from nextbest.decide.contact_policy import applicable_caps, period_start
 from nextbest.decide.context import CustomerContext, synthetic_context
 from nextbest.decide.engine import BatchDecisions, Decision, DecisionEngine
@@ -42,10 +43,10 @@ from nextbest.decide.errors import DecisionError
 from nextbest.decide.inputs import ABSENT, GRANTED, WITHDRAWN, OperationalInputs
 from nextbest.decide.offers import OfferCatalogue, load_catalogue, parse_catalogue
 from nextbest.decide.policies import DecisionPolicy, load_policy, parse_policy
+from nextbest.decide.realtime import CompiledRules, LiveInputs
 from nextbest.decide.sources import (
     context_from_features,
     record_from_json,
-    record_to_json,
     synthetic_inputs,
 )
 from nextbest.opstore.audit import AuditTrail
@@ -55,6 +56,7 @@ from nextbest.opstore.decisions import (
     DecisionLog,
     DoNotDisturbList,
     PolicyRegistry,
+    RealtimeWriter,
     StoredDecision,
     effective_consents,
     new_decision_id,
@@ -500,7 +502,13 @@ def run_batch(
 
 
 class ServingSnapshot:
-    """One batch run's customer context held in memory, with static codes per day."""
+    """One batch run's customer context held in memory, read-only, ready to serve.
+
+    Everything a real-time decision needs that does not change within a bank day is
+    computed once here: the row of each customer key, propensity × value per offer, the
+    holdout and control-group draws, a fast row reader for the attributes, and (per bank
+    day, in bulk) the eligibility/suitability codes.
+    """
 
     def __init__(self, run_dir: Path, meta: Mapping[str, Any], engine: DecisionEngine) -> None:
         table = pq.read_table(run_dir / "context.parquet")
@@ -512,7 +520,16 @@ class ServingSnapshot:
             snapshot_version=str(meta["snapshot_version"]),
             model_version=str(meta["model_version"]),
         )
-        self.rows = {k: i for i, k in enumerate(self.context.customer_keys)}
+        keys = self.context.customer_keys
+        self.rows = {k: i for i, k in enumerate(keys)}
+        self.base = self.context.propensity * self.context.value
+        self.read_record = self.context.row_reader()
+        spec = engine.policy.spec
+        hashes = key_hashes(keys)
+        self.in_holdout = unit_draws(hashes, spec.holdout.seed) < spec.holdout.fraction
+        self.in_control = {
+            c.campaign: unit_draws(hashes, c.seed) < c.fraction for c in spec.control_groups
+        }
         self._static: dict[date, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -527,6 +544,20 @@ class ServingSnapshot:
                     self._static = {day: codes}  # keep only the current day
         return codes
 
+    def context_json(self, row: int, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Equal to ``record_to_json(self.context, row)`` (what a decision record stores)."""
+        attributes = {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in record.items()
+            if k != "risk_tolerance"
+        }
+        return {
+            "attributes": attributes,
+            "offer_ids": list(self.context.offer_ids),
+            "propensity": self.context.propensity[row].tolist(),
+            "value": self.context.value[row].tolist(),
+        }
+
 
 @dataclass(frozen=True)
 class RealTimeDecision:
@@ -537,6 +568,19 @@ class RealTimeDecision:
     run_id: str
     decided_at: datetime
     reservation_retries: int
+
+
+_CONSENT_CODES = {"granted": GRANTED, "withdrawn": WITHDRAWN}
+
+
+@dataclass(frozen=True)
+class _DayPlan:
+    """Contact periods of one bank day: bucket per cap, earliest bucket, claims per offer."""
+
+    day: date
+    buckets: tuple[tuple[str, tuple[str, str, date]], ...]  # cap name -> counter key
+    since: date
+    claims: tuple[tuple[CapClaim, ...], ...]
 
 
 class DecisionService:
@@ -563,6 +607,12 @@ class DecisionService:
         self.engine = DecisionEngine(policy, catalogue, settings.timezone)
         self.log = DecisionLog(opstore)
         self.counters = ContactCounters(opstore)
+        self.rules = CompiledRules(self.engine)
+        self.writer = RealtimeWriter(opstore)
+        self.channels = tuple(sorted({o.channel.value for o in catalogue}))
+        spec = policy.spec.contact
+        self._caps = [(applicable_caps(offer, spec)) for offer in catalogue]
+        self._day: _DayPlan | None = None
         self._snapshot: ServingSnapshot | None = None
         self._pointer: str | None = None
         self._checked = 0.0
@@ -603,6 +653,11 @@ class DecisionService:
     ) -> RealTimeDecision:
         """Decide for one customer now, reserve the contact and record the decision.
 
+        One operational-store transaction reads the customer's live inputs (consents,
+        counters, do-not-disturb, rejections), reserves the winner's caps (a conditional
+        update that cannot exceed a cap) and inserts the decision record; the rules run on
+        the in-memory snapshot with the compiled per-offer plans.
+
         Raises
         ------
         DecisionError
@@ -615,83 +670,98 @@ class DecisionService:
                 f"customer {customer_key!r} is not in serving snapshot {snap.run_id}"
             )
         at = at or datetime.now(UTC)
-        engine = snap.engine
+        engine, rules = snap.engine, self.rules
         local = at.astimezone(engine.tz)
-        static = snap.static_codes(local.date())[row]
-        record = snap.context.record(row)
-        propensity, value = snap.context.propensity[row], snap.context.value[row]
+        day = local.date()
+        static = snap.static_codes(day)[row].tolist()
+        base = snap.base[row].tolist()
+        in_holdout = bool(snap.in_holdout[row])
+        in_control = {c: bool(v[row]) for c, v in snap.in_control.items()}
         request = dict(context_request or {})
-        inputs = customer_inputs(
-            self.opstore, customer_key, engine.policy, engine.catalogue, at, self.timezone
-        )
+        levers = rules.weighted_levers(request)
+        record = snap.read_record(row)
+        plan = self._day_plan(local)
+        rejected_since = at - timedelta(days=engine.policy.spec.contact.cooldown_days_after_reject)
         excluded: dict[int, str] = {}
         decision_id = new_decision_id()
-        for attempt in range(len(engine.catalogue) + 1):
-            decision = engine.decide_row(
-                customer_key, record, static, propensity, value, inputs, at, request, excluded
+        with self.writer.transaction() as tx:
+            read = tx.read(customer_key, self.channels, plan.since, rejected_since)
+            live = LiveInputs(
+                {k: _CONSENT_CODES[v] for k, v in read.consent.items()},
+                {name: read.counts.get(key, 0) for name, key in plan.buckets},
+                read.dnd,
+                read.rejected,
             )
-            j = -1 if decision.offer_id is None else engine.catalogue.index[decision.offer_id]
-            offer = None if j < 0 else engine.catalogue.offers[j]
-            claims = (
-                []
-                if offer is None
-                else [
-                    CapClaim(cap.scope, cap.period, period_start(cap.period, local), cap.max)
-                    for cap in applicable_caps(offer, engine.policy.spec.contact)
-                ]
-            )
-            with self.opstore.session() as s:
-                full = self.counters.reserve(customer_key, claims, session=s) if claims else None
-                if full is None:
-                    self.log.record(
-                        self._stored(
-                            decision_id, decision, offer, snap, at, inputs, request, excluded,
-                            record_to_json(snap.context, row),
-                        ),
-                        session=s,
-                    )  # fmt: skip
-                    return RealTimeDecision(decision_id, decision, snap.run_id, at, attempt)
-            # a concurrent decision took the last contact of a cap: that offer is out
-            excluded[j] = f"contact.cap_{full}"
+            for attempt in range(len(engine.catalogue) + 1):
+                outcome = rules.evaluate(
+                    static, base, in_holdout, in_control, live, local, levers, excluded
+                )
+                j = outcome.winner
+                offer = None if j < 0 else engine.catalogue.offers[j]
+                claims = () if offer is None else plan.claims[j]
+                full = tx.reserve(customer_key, claims) if claims else None
+                if full is not None:
+                    # a concurrent decision took the last contact of a cap: that offer is out
+                    excluded[j] = f"contact.cap_{full}"
+                    continue
+                value = snap.context.value[row].tolist()
+                explanation = rules.explain(customer_key, record, outcome, value)
+                price = None if explanation.price is None else explanation.price.price
+                decision = Decision(
+                    customer_key,
+                    None if offer is None else offer.offer_id,
+                    None if offer is None else offer.channel.value,
+                    None if offer is None else offer.campaign_id,
+                    None if j < 0 else outcome.priority[j],
+                    price,
+                    tuple(outcome.codes),
+                    explanation,
+                    dict(engine.versions),
+                )
+                tx.record(
+                    StoredDecision(
+                        decision_id,
+                        customer_key,
+                        decision.offer_id,
+                        None if offer is None else offer.product_id,
+                        decision.channel,
+                        decision.campaign_id,
+                        decision.priority,
+                        price,
+                        at,
+                        explanation.to_json(),
+                        {
+                            "operational": live.to_json(rules.consent_keys, rules.cap_names),
+                            "request": request,
+                            "excluded": {str(k): v for k, v in excluded.items()},
+                            "context": snap.context_json(row, record),
+                            "run_id": snap.run_id,
+                            "model_version": snap.context.model_version,
+                        },
+                        engine.versions["policy"],
+                        engine.versions["catalogue"],
+                        snap.context.snapshot_version,
+                    )
+                )
+                return RealTimeDecision(decision_id, decision, snap.run_id, at, attempt)
         raise DecisionError(f"customer {customer_key!r}: no decision after every retry")
 
-    def _stored(
-        self,
-        decision_id: str,
-        decision: Decision,
-        offer: Any,
-        snap: ServingSnapshot,
-        at: datetime,
-        inputs: OperationalInputs,
-        request: Mapping[str, str],
-        excluded: Mapping[int, str],
-        context_row: Mapping[str, Any],
-    ) -> StoredDecision:
-        from nextbest.cli.output import to_jsonable
-
-        return StoredDecision(
-            decision_id,
-            decision.customer_key,
-            decision.offer_id,
-            None if offer is None else offer.product_id,
-            decision.channel,
-            decision.campaign_id,
-            decision.priority,
-            decision.price,
-            at,
-            to_jsonable(decision.explanation),
-            {
-                "operational": inputs.to_json(),
-                "request": dict(request),
-                "excluded": {str(k): v for k, v in excluded.items()},
-                "context": dict(context_row),
-                "run_id": snap.run_id,
-                "model_version": snap.context.model_version,
-            },
-            decision.versions["policy"],
-            decision.versions["catalogue"],
-            snap.context.snapshot_version,
-        )
+    def _day_plan(self, local: datetime) -> _DayPlan:
+        plan = self._day
+        if plan is None or plan.day != local.date():
+            buckets = tuple(
+                (cap.name, (cap.scope, cap.period, period_start(cap.period, local)))
+                for cap in self.engine.policy.spec.contact.caps
+            )
+            claims = tuple(
+                tuple(
+                    CapClaim(c.scope, c.period, period_start(c.period, local), c.max) for c in caps
+                )
+                for caps in self._caps
+            )
+            since = min((key[2] for _, key in buckets), default=local.date())
+            plan = self._day = _DayPlan(local.date(), buckets, since, claims)
+        return plan
 
     def record_outcome(self, decision_id: str, outcome: str) -> StoredDecision:
         """Record ``accepted`` or ``rejected``; a rejection starts the product's cool-down."""
