@@ -14,7 +14,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from nextbest.errors import NextbestError
-from nextbest.opstore.models import ApiKey, AppUser, LoginState, RefreshToken, Role, utcnow
+from nextbest.opstore.models import (
+    ApiKey,
+    AppUser,
+    LoginState,
+    RefreshToken,
+    Role,
+    user_role,
+    utcnow,
+)
 from nextbest.opstore.store import OperationalStore
 from nextbest.opstore.users import UserDirectory, UserRecord
 from nextbest.privacy.keys import KeyRing
@@ -398,11 +406,19 @@ class UserService:
             claims = self.signer.verify(access_token)
         except InvalidTokenError as exc:
             raise AuthenticationError(str(exc)) from None
+        # one statement, no ORM entities: this runs on every request
+        query = (
+            select(AppUser.is_active, Role.name)
+            .select_from(AppUser)
+            .outerjoin(user_role, user_role.c.user_id == AppUser.id)
+            .outerjoin(Role, Role.id == user_role.c.role_id)
+            .where(AppUser.username == claims.subject)
+        )
         with self.store.session(readonly=True) as s:
-            user = s.scalars(select(AppUser).where(AppUser.username == claims.subject)).first()
-            if user is None or not user.is_active:
-                raise AuthenticationError("account inactive or removed")
-            roles = parse_roles(r.name for r in user.roles)
+            rows = s.execute(query).all()
+        if not rows or not rows[0][0]:
+            raise AuthenticationError("account inactive or removed")
+        roles = parse_roles(name for _, name in rows if name is not None)
         return Principal(claims.subject, "user", roles)
 
     # --- API keys -----------------------------------------------------------------------
