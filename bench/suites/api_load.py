@@ -1,21 +1,34 @@
-"""Suite ``api_load``: ``nextbest serve`` under load against a bare ASGI hello-world.
+"""Suite ``api_load``: ``POST /api/v1/decide`` at a fixed rate, against a bare ASGI hello-world.
 
-Each stage starts a server in a child process on a free port (pinned to core 0 when the
-machine has two) and drives it from another child (pinned to core 1) with a closed-loop
-asyncio/httpx client: ``CONCURRENCY`` connections for ``SECONDS`` per endpoint. It reports
-requests/s, p50/p99 latency and errors for ``GET /api/v1/health`` and ``POST /api/v1/decide``
-(the baseline serves ``GET /`` from a bare ASGI app with the same uvicorn settings).
+The load comes from :mod:`bench.open_loop`, an open-loop generator: requests are scheduled
+at fixed times and each latency runs from its scheduled time (coordinated omission
+corrected). The server (``nextbest serve``, uvloop + httptools) is pinned to core 0 with
+``taskset`` and the generator to core 1. Every stage prints the load average beside its
+figures, because the machine is shared.
 
-Not measured yet: the masked customer profile (needs a published copy with customers) and
-a fixed-rate (open-loop) generator such as ``wrk2``/``hey -q``.
+Stages (``python -m bench api_load --size small|medium|large``):
+
+- ``hello``: the generator against a bare ASGI hello-world under the same uvicorn, at the
+  target rate: what the generator and uvicorn alone cost (the baseline).
+- ``decide``: an installation with a batch run over synthetic customers, one marketer's
+  token, ``POST /decide`` for a different customer each request at ``RATE`` requests/s for
+  ``SECONDS`` (60 s at ``large``, the issue's measurement) after a warm-up.
+- ``search``: the highest rate that keeps p99 <= 10 ms with no errors: doubling from 50
+  requests/s until a rate fails, then bisecting (shorter runs per step).
+
+Run one directly: ``python -m bench.suites.api_load decide --rate 1000 --seconds 60
+--workdir DIR``; ``... search --workdir DIR``; ``... hey --rate 1000`` cross-checks with
+Debian's ``hey -q`` (closed loop per worker: it does not correct coordinated omission).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
+import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,20 +40,36 @@ from bench.harness import Stage
 
 __all__ = ["stages"]
 
-SECONDS = {"small": 5, "medium": 20, "large": 60}
-CONCURRENCY = 8
+RATE = 1000
+SECONDS = {"small": 10, "medium": 30, "large": 60}
+SEARCH_SECONDS = {"small": 5, "medium": 10, "large": 15}
+CUSTOMERS = 10_000
+P99_GOAL_MS = 10.0
+SERVER_CORE, GENERATOR_CORE = 0, 1
 
 
 def stages(size: str, workdir: Path) -> list[Stage]:
-    def drive(target: str) -> list[str]:
+    def drive(command: str, *extra: str) -> list[str]:
         return [
-            sys.executable, "-m", "bench.suites.api_load", target,
-            "--workdir", str(workdir / target), "--seconds", str(SECONDS[size]),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "bench.suites.api_load",
+            command,
+            "--workdir",
+            str(workdir / "nextbest"),
+            *extra,
+        ]
 
+    seconds = str(SECONDS[size])
     return [
-        Stage("nextbest", drive("nextbest")),
-        Stage("hello", drive("hello"), baseline=True, compare_to="nextbest"),
+        Stage("decide", drive("decide", "--rate", str(RATE), "--seconds", seconds)),
+        Stage(
+            "hello",
+            drive("hello", "--rate", str(RATE), "--seconds", seconds),
+            baseline=True,
+            compare_to="decide",
+        ),
+        Stage("search", drive("search", "--seconds", str(SEARCH_SECONDS[size]))),
     ]
 
 
@@ -48,8 +77,13 @@ async def hello_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The baseline: the least an ASGI server can answer."""
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": b'{"status":"ok"}'})
 
 
@@ -59,72 +93,84 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pin(core: int) -> None:
-    if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {core})
+def _two_cores() -> bool:
+    return (os.cpu_count() or 1) >= 2
+
+
+def _load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _start(argv: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
     import httpx
 
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    pin = ["taskset", "-c", str(SERVER_CORE)] if _two_cores() else []
+    process = subprocess.Popen(
+        [*pin, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             httpx.get(url, timeout=1.0)
             return process
         except httpx.TransportError:
+            if process.poll() is not None:
+                break
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"server did not start: {argv}")
+    raise RuntimeError(f"server did not start: {argv}: {process.stderr.read()[-2000:]!r}")  # type: ignore[union-attr]
 
 
-async def _load(
-    url: str, method: str, body: Any, headers: dict[str, str], seconds: float
+def _generate(
+    url: str,
+    rate: float,
+    seconds: float,
+    headers: dict[str, str],
+    customers: int | None,
+    method: str,
 ) -> dict[str, Any]:
-    import httpx
+    """Run :mod:`bench.open_loop` in its own process, pinned to the generator's core.
 
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=10.0) as client:
-        stop = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                try:
-                    r = await client.request(method, url, json=body)
-                    if r.status_code >= 400:
-                        errors += 1
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append(time.perf_counter() - t0)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def q(p: float) -> float:
-        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
-
-    return {"requests": len(latencies), "rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": q(0.50), "p99_ms": q(0.99), "errors": errors}  # fmt: skip
-
-
-def _drive(url: str, method: str, body: Any, headers: dict[str, str], seconds: float) -> Any:
-    """Run the load generator in its own process (pinned to the other core)."""
-    argv = [sys.executable, "-m", "bench.suites.api_load", "load", "--url", url,
-            "--method", method, "--body", json.dumps(body), "--headers", json.dumps(headers),
-            "--seconds", str(seconds)]  # fmt: skip
+    ``customers``: decide bodies cycling over that many synthetic customers (None: no body).
+    """
+    spec = {
+        "url": url,
+        "rate": rate,
+        "seconds": seconds,
+        "headers": headers,
+        "customers": customers,
+        "method": method,
+    }
+    argv = [sys.executable, "-m", "bench.suites.api_load", "generate", "--spec", json.dumps(spec)]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
-def _prepare_nextbest(workdir: Path) -> tuple[dict[str, str], str]:
-    """An installation with a batch run (synthetic customers) and a marketer's token."""
+def _generate_here(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.open_loop import run_open_loop
+
+    if _two_cores():
+        os.sched_setaffinity(0, {GENERATOR_CORE})
+    count = spec["customers"]
+    bodies = None if count is None else [json.dumps(b).encode() for b in _decide_bodies(count)]
+    result = run_open_loop(
+        spec["url"],
+        rate=spec["rate"],
+        seconds=spec["seconds"],
+        method=spec["method"],
+        bodies=bodies,
+        headers=spec["headers"],
+    )
+    return result.to_dict()
+
+
+def _prepare(workdir: Path) -> tuple[dict[str, str], str]:
+    """An installation with a batch run (synthetic customers) and a fresh marketer's token.
+
+    Built once per work folder (the stages of a run share it); each call logs in again,
+    since access tokens last 15 minutes.
+    """
     from nextbest.config import Settings
     from nextbest.opstore.store import OperationalStore
     from nextbest.privacy.keys import KeyRing, init_keys
@@ -133,64 +179,212 @@ def _prepare_nextbest(workdir: Path) -> tuple[dict[str, str], str]:
     from nextbest.services.users import UserService
 
     settings = Settings(home=workdir, opstore_url=f"sqlite:///{workdir / 'opstore.sqlite'}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    init_keys(settings)
+    env = {**os.environ, "NEXTBEST_HOME": str(workdir), "NEXTBEST_OPSTORE_URL": settings.opstore}
+    ready = workdir / "bench-ready"
+    if not ready.exists():
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        init_keys(settings)
     store = OperationalStore(settings.opstore)
-    store.migrate()
-    run_batch(settings, synthetic_customers=10_000, seed=1, optimise=False)
     keyring = KeyRing.load(settings)
     users = UserService(store, keyring, AuditService(store, keyring, anchor_path(workdir)))
-    users.create_user("bench.marketer", "bench", ["marketer"], "bench pass phrase 2026", actor="b")
-    token = users.login("bench.marketer", "bench pass phrase 2026").access_token
+    password = "bench pass phrase 2026"
+    if not ready.exists():
+        store.migrate()
+        run_batch(settings, synthetic_customers=CUSTOMERS, seed=1, optimise=False)
+        users.create_user("bench.marketer", "bench", ["marketer"], password, actor="bench")
+        ready.write_text("ok")
+    token = users.login("bench.marketer", password).access_token
     store.dispose()
-    env = {**os.environ, "NEXTBEST_HOME": str(workdir), "NEXTBEST_OPSTORE_URL": settings.opstore}
     return env, token
 
 
-def run_target(target: str, workdir: Path, seconds: float) -> dict[str, Any]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    pin = ["taskset", "-c", "0"] if (os.cpu_count() or 1) >= 2 else []
-    if target == "hello":
-        env = dict(os.environ)
-        argv = [*pin, sys.executable, "-m", "uvicorn", "bench.suites.api_load:hello_app",
-                "--port", str(port), "--log-level", "warning"]  # fmt: skip
-        plans = [("hello", "GET", f"{base}/", None, {})]
-    else:
-        env, token = _prepare_nextbest(workdir)
-        argv = [*pin, sys.executable, "-m", "nextbest.cli", "serve", "--port", str(port)]
-        auth = {"Authorization": f"Bearer {token}"}
-        body = {"customer_key": "cust0000042", "channel_context": "in_app"}
-        plans = [
-            ("health", "GET", f"{base}/api/v1/health", None, {}),
-            ("decide", "POST", f"{base}/api/v1/decide", body, auth),
-        ]
-    server = _start(argv, env, f"{base}/")
+def _decide_bodies(count: int) -> list[dict[str, str]]:
+    return [{"customer_key": f"cust{i:07d}", "channel_context": "in_app"} for i in range(count)]
+
+
+class _Server:
+    """``nextbest serve`` (or the hello-world) pinned to the server core, for one stage."""
+
+    def __init__(self, target: str, workdir: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        if target == "hello":
+            self.env, self.headers = dict(os.environ), {}
+            argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.suites.api_load:hello_app",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+            ]
+        else:
+            self.env, token = _prepare(workdir)
+            self.headers = {"Authorization": f"Bearer {token}"}
+            argv = [sys.executable, "-m", "nextbest.cli", "serve", "--port", str(self.port)]
+        self.process = _start(argv, self.env, f"{self.base}/")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _decide_at(server: _Server, rate: float, seconds: float) -> dict[str, Any]:
+    return _generate(
+        f"{server.base}/api/v1/decide", rate, seconds, server.headers, CUSTOMERS, "POST"
+    )
+
+
+def _passes(result: dict[str, Any]) -> bool:
+    return result["errors"] == 0 and result["p99_ms"] <= P99_GOAL_MS
+
+
+def run_fixed(target: str, workdir: Path, rate: float, seconds: float) -> dict[str, Any]:
+    server = _Server(target, workdir)
     try:
-        results = {name: _drive(url, m, b, h, seconds) for name, m, b, h, url in
-                   [(n, m, b, h, u) for n, m, u, b, h in plans]}  # fmt: skip
+        if target == "hello":
+            warm = _generate(f"{server.base}/", rate, 2, {}, None, "GET")
+            result = _generate(f"{server.base}/", rate, seconds, {}, None, "GET")
+        else:
+            # the first requests compute the day's eligibility for the whole snapshot
+            warm = _decide_at(server, min(rate, 200), 5)
+            result = _decide_at(server, rate, seconds)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-    return {"rows": sum(r["requests"] for r in results.values()), "endpoints": results}
+        server.close()
+    return {
+        "rows": result["completed"],
+        "target": target,
+        "warm_up": warm,
+        **result,
+        "goal_met": _passes(result),
+        "load_average": _load_average(),
+    }
+
+
+def run_search(workdir: Path, seconds: float, start: float = 50, steps: int = 4) -> dict[str, Any]:
+    """Highest rate with p99 <= 10 ms and no errors: double until failure, then bisect."""
+    server = _Server("nextbest", workdir)
+    tried: list[dict[str, Any]] = []
+
+    def attempt(rate: float) -> bool:
+        result = _decide_at(server, rate, seconds)
+        tried.append(
+            {
+                "rate": rate,
+                "p50_ms": result["p50_ms"],
+                "p99_ms": result["p99_ms"],
+                "errors": result["errors"],
+                "late_sends": result["late_sends"],
+                "load_average": _load_average(),
+            }
+        )
+        return _passes(result)
+
+    try:
+        _decide_at(server, 100, 5)  # warm-up
+        good, bad = 0.0, start
+        while attempt(bad):
+            good, bad = bad, bad * 2
+            if bad > 8000:
+                break
+        for _ in range(steps):
+            middle = round((good + bad) / 2)
+            if middle in (good, bad):
+                break
+            if attempt(middle):
+                good = middle
+            else:
+                bad = middle
+    finally:
+        server.close()
+    return {
+        "rows": len(tried),
+        "best_rate": good,
+        "first_failing_rate": bad,
+        "tried": tried,
+        "load_average": _load_average(),
+    }
+
+
+def run_hey(workdir: Path, rate: float, seconds: float, workers: int = 50) -> dict[str, Any]:
+    """Cross-check with ``hey -q`` (per-worker rate limit, so closed loop per worker)."""
+    hey = shutil.which("hey")
+    if hey is None:
+        raise RuntimeError("hey is not installed (Debian: apt-get install hey)")
+    server = _Server("nextbest", workdir)
+    try:
+        _decide_at(server, 100, 5)
+        body = json.dumps({"customer_key": "cust0000042", "channel_context": "in_app"})
+        pin = ["taskset", "-c", str(GENERATOR_CORE)] if _two_cores() else []
+        argv = [
+            *pin,
+            hey,
+            "-z",
+            f"{int(seconds)}s",
+            "-c",
+            str(workers),
+            "-q",
+            str(rate / workers),
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-H",
+            f"Authorization: {server.headers['Authorization']}",
+            "-d",
+            body,
+            "-o",
+            "csv",
+            f"{server.base}/api/v1/decide",
+        ]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    finally:
+        server.close()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    latencies = sorted(float(r["response-time"]) for r in rows)
+    errors = sum(1 for r in rows if not r["status-code"].startswith("2"))
+
+    def q(p: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 3)
+
+    return {
+        "rows": len(rows),
+        "rate": rate,
+        "seconds": seconds,
+        "completed": len(rows),
+        "achieved_rate": round(len(rows) / seconds, 1),
+        "errors": errors,
+        "p50_ms": q(0.5),
+        "p99_ms": q(0.99),
+        "load_average": _load_average(),
+    }
 
 
 def _main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.suites.api_load")
-    parser.add_argument("command", choices=["hello", "nextbest", "load"])
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--url")
-    parser.add_argument("--method", default="GET")
-    parser.add_argument("--body", default="null")
-    parser.add_argument("--headers", default="{}")
+    parser.add_argument("command", choices=["hello", "decide", "search", "hey", "generate"])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/nextbest-api-load"))
+    parser.add_argument("--rate", type=float, default=RATE)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--spec", help="(internal) the generator's job as JSON")
     args = parser.parse_args()
-    if args.command == "load":
-        _pin(1)
-        result = asyncio.run(_load(args.url, args.method, json.loads(args.body),
-                                   json.loads(args.headers), args.seconds))  # fmt: skip
+    if args.command == "generate":
+        result = _generate_here(json.loads(args.spec))
+    elif args.command in ("hello", "decide"):
+        target = "hello" if args.command == "hello" else "nextbest"
+        result = run_fixed(target, args.workdir, args.rate, args.seconds)
+    elif args.command == "search":
+        result = run_search(args.workdir, args.seconds)
     else:
-        result = run_target(args.command, args.workdir, args.seconds)
+        result = run_hey(args.workdir, args.rate, args.seconds)
     print(json.dumps(result))
     return 0
 

@@ -34,7 +34,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
+    # async (like the permission check below): run inline, not handed to the thread pool
     return request.app.state.context  # type: ignore[no-any-return]
 
 
@@ -50,7 +51,7 @@ class RequirePermission:
     def __repr__(self) -> str:
         return f"RequirePermission({self.permission})"
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         context: Context,

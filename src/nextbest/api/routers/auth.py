@@ -47,7 +47,7 @@ def logout(
 
 
 @router.get("/me")
-def me(principal: Annotated[Principal, Allowed(P.SELF_READ)]) -> MeOut:
+async def me(principal: Annotated[Principal, Allowed(P.SELF_READ)]) -> MeOut:
     return MeOut(
         subject=principal.subject,
         kind=principal.kind,  # type: ignore[arg-type]
