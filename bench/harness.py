@@ -182,7 +182,10 @@ def _print_table(
     from rich.console import Console
     from rich.table import Table
 
-    baselines = {s.compare_to: s.name for s in stages if s.baseline and s.compare_to}
+    baselines: dict[str, list[str]] = {}  # stage -> the baselines it is compared with
+    for s in stages:
+        if s.baseline and s.compare_to:
+            baselines.setdefault(s.compare_to, []).append(s.name)
     table = Table(title=f"bench {suite} --size {size}")
     for col in (
         "stage",
@@ -199,8 +202,9 @@ def _print_table(
         rows = r.rows
         ratio = ""
         if s.name in baselines:
-            base = results[baselines[s.name]]
-            ratio = f"{r.seconds / max(base.seconds, 1e-9):.2f}x {baselines[s.name]}"
+            ratio = "; ".join(
+                f"{r.seconds / max(results[b].seconds, 1e-9):.2f}x {b}" for b in baselines[s.name]
+            )
         elif s.baseline:
             ratio = "baseline"
         table.add_row(
