@@ -11,7 +11,9 @@ Stages:
 * ``realtime_sqlite`` / ``realtime_postgresql`` — ``DecisionService.decide_one`` called
   sequentially for sampled customers (with marketing consent recorded) in one process:
   p50/p99 per call including the operational reads, the cap reservation and the decision
-  record. PostgreSQL runs when ``NEXTBEST_TEST_POSTGRES_URL`` (or the local default)
+  record (wall clock, and the calling thread's CPU time, which a loaded shared machine's
+  preemptions do not inflate), with the 1-minute load average before and after.
+  PostgreSQL runs when ``NEXTBEST_TEST_POSTGRES_URL`` (or the local default)
   answers; otherwise the stage reports why it did not.
 """
 
@@ -148,12 +150,17 @@ def realtime(calls: int, home: Path, postgres: bool) -> dict[str, object]:
         for k in chosen[:50]:  # warm-up: caches, static codes of the day, connections
             service.decide_one(str(k), at=at)
         laps = np.empty(calls)
+        cpu = np.empty(calls)
         offers = 0
+        load_before = os.getloadavg()[0]
         for i, k in enumerate(chosen):
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             made = service.decide_one(str(k), {"in_app": "true"}, at=at)
             laps[i] = time.perf_counter() - t0
+            cpu[i] = time.thread_time() - c0
             offers += made.decision.offer_id is not None
+        load_after = os.getloadavg()[0]
+        service.close()
         opstore.dispose()
     finally:
         if schema is not None and postgres:
@@ -165,6 +172,10 @@ def realtime(calls: int, home: Path, postgres: bool) -> dict[str, object]:
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p99_ms": round(float(np.percentile(ms, 99)), 3),
         "mean_ms": round(float(ms.mean()), 3),
+        "over_2ms": int((ms > 2).sum()),
+        "cpu_p50_ms": round(float(np.percentile(cpu * 1000, 50)), 3),
+        "cpu_p99_ms": round(float(np.percentile(cpu * 1000, 99)), 3),
+        "load_1min": [round(load_before, 2), round(load_after, 2)],
         "with_offer": offers,
     }
 

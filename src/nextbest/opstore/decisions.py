@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import secrets
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -441,7 +442,7 @@ class RealtimeWriter:
     own bind processors, so rows are exactly what the ORM writes and reads.
     """
 
-    def __init__(self, store: OperationalStore) -> None:
+    def __init__(self, store: OperationalStore, *, checkpoint_every: float = 0.5) -> None:
         engine = store.engine
         dialect = engine.dialect
         self.store = store
@@ -486,6 +487,13 @@ class RealtimeWriter:
             f"policy_version, catalogue_version, snapshot_version) VALUES ({params(14)})"
         )
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # SQLite: a commit that crosses the WAL's auto-checkpoint threshold copies the WAL
+        # into the database and fsyncs it inside that decision (milliseconds); the private
+        # connections turn it off and a daemon thread checkpoints (PASSIVE) instead.
+        self._checkpoint_every = checkpoint_every
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     def bind_time(self, value: datetime) -> Any:
         return self._time(value) if self._time is not None else value
@@ -508,7 +516,32 @@ class RealtimeWriter:
         except queue.Empty:
             fairy = self.store.engine.raw_connection()  # runs the engine's connect hooks
             fairy.detach()  # ours from now on: no pool reset or ping per decision
-            return fairy.dbapi_connection, True
+            conn = fairy.dbapi_connection
+            if self.sqlite:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._start_checkpointer()
+            return conn, True
+
+    def _start_checkpointer(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="nextbest-wal-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        fairy = self.store.engine.raw_connection()
+        fairy.detach()
+        conn = fairy.dbapi_connection
+        try:
+            while not self._stop.wait(self._checkpoint_every):
+                if self._dirty.is_set():
+                    self._dirty.clear()
+                    with suppress(Exception):  # busy or locked: the next round retries
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            with suppress(Exception):
+                conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[RealtimeTransaction]:
@@ -529,6 +562,7 @@ class RealtimeWriter:
                 raise
             try:
                 conn.commit()
+                self._dirty.set()
             except BaseException:
                 keep = False
                 with suppress(Exception):
@@ -550,7 +584,12 @@ class RealtimeWriter:
                     conn.close()
 
     def close(self) -> None:
-        """Close the idle private connections."""
+        """Stop the checkpoint thread and close the idle private connections."""
+        if self._checkpointer is not None:
+            self._stop.set()
+            self._checkpointer.join()
+            self._checkpointer = None
+            self._stop.clear()
         while True:
             try:
                 conn = self._idle.get_nowait()

@@ -17,6 +17,7 @@ it, in one transaction.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -642,6 +643,9 @@ class DecisionService:
         meta = json.loads(text)
         loaded = ServingSnapshot(_decisions_dir(self.settings) / meta["run_id"], meta, self.engine)
         self._snapshot, self._pointer = loaded, text  # one reference swap: readers see old or new
+        # the snapshot's objects live until the next swap: keep them out of the cyclic
+        # collector's generations so that a full collection does not walk them mid-decision
+        gc.freeze()
         return True
 
     def decide_one(
@@ -762,6 +766,10 @@ class DecisionService:
             since = min((key[2] for _, key in buckets), default=local.date())
             plan = self._day = _DayPlan(local.date(), buckets, since, claims)
         return plan
+
+    def close(self) -> None:
+        """Release the real-time connections (the operational store stays open)."""
+        self.writer.close()
 
     def record_outcome(self, decision_id: str, outcome: str) -> StoredDecision:
         """Record ``accepted`` or ``rejected``; a rejection starts the product's cool-down."""
