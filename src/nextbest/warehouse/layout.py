@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pyarrow as pa
 
+from nextbest.decide.tables import DECISION_TABLES
 from nextbest.domain.schema import (
     BATCH_ID,
     LOADED_AT,
@@ -227,6 +228,7 @@ LAYOUT: tuple[PhysicalTable, ...] = (
     QUARANTINE,
     DQ_FLAG,
     *(_from_derived(t) for t in DERIVED_TABLES),
+    *(_from_derived(t) for t in DECISION_TABLES),
 )
 
 _BY_NAME = {t.name: t for t in LAYOUT}
