@@ -159,3 +159,36 @@ def test_policy_load_is_validated_audited_and_replayable(
     broken.write_text(text.replace('require: "age >= 18"', 'require: "age >= "'))
     with pytest.raises(DecisionError, match=r"broken\.yaml: eligibility rule 'adult'"):
         load_rules_file(opstore, keyring, broken, actor="alice", reason="oops")
+
+
+def test_batch_decisions_reach_the_warehouse_with_versions_and_inputs(
+    settings: Settings, opstore: OperationalStore
+) -> None:
+    import json
+
+    from nextbest.services.decisioning import warehouse_decisions
+
+    DoNotDisturbList(opstore).add(KEYS[0], "asked")
+    ConsentLedger(opstore).record(
+        [ConsentEvent(KEYS[1], "marketing", "sms", "withdrawn", AT - timedelta(days=1), "t")]
+    )
+    report = run_batch(settings, synthetic_customers=300, at=AT, seed=3)
+    rows = warehouse_decisions(settings)
+    assert rows.num_rows == report.warehouse_rows == 300
+    parquet = pq.read_table(report.path).sort_by("customer_key")
+    assert rows["offer_id"].to_pylist() == parquet["offer_id"].to_pylist()
+    assert set(rows["run_id"].to_pylist()) == {report.run_id}
+    assert set(rows["policy_version"].to_pylist()) == {report.versions["policy"]}
+    assert set(rows["snapshot_version"].to_pylist()) == {"synthetic-3"}
+    one = warehouse_decisions(settings, customer_key=KEYS[0]).to_pylist()[0]
+    assert one["do_not_disturb"] and json.loads(one["operational_inputs"])["do_not_disturb"]
+    two = json.loads(
+        warehouse_decisions(settings, customer_key=KEYS[1])["operational_inputs"][0].as_py()
+    )
+    assert two["consent"]["marketing:sms"] == 0  # the stored withdrawal, read by the run
+    assert set(two["counts"]) == {c.name for c in active_rules(opstore)[0].spec.contact.caps}
+    has = [r for r in rows.to_pylist() if r["offer_id"] is not None]
+    assert has and all(r["product_id"] and r["removed_offers"] < 15 for r in has)
+    later = run_batch(settings, synthetic_customers=300, at=AT + timedelta(days=1), seed=3)
+    assert warehouse_decisions(settings)["run_id"][0].as_py() == later.run_id
+    assert warehouse_decisions(settings, run_id=report.run_id).num_rows == 300

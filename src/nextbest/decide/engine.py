@@ -70,6 +70,13 @@ class BatchDecisions:
     method: str
     versions: dict[str, str]
     optimisation: OptimisationReport | None = None
+    in_holdout: np.ndarray | None = None
+
+    def removed_offers(self, legend_position: Mapping[str, int]) -> np.ndarray:
+        """Per customer, how many offers a rule removed (survivors that lost not counted)."""
+        kept = (legend_position[LOWER_PRIORITY], legend_position[CONSTRAINT])
+        codes = self.codes
+        return ((codes != 0) & (codes != kept[0]) & (codes != kept[1])).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,7 @@ class DecisionEngine:
             method,
             {**self.versions, "snapshot": context.snapshot_version, "model": context.model_version},
             report,
+            unit_draws(hashes, self.policy.spec.holdout.seed) < self.policy.spec.holdout.fraction,
         )
 
     def _optimise(

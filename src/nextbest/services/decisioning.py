@@ -50,6 +50,7 @@ from nextbest.decide.sources import (
     record_from_json,
     synthetic_inputs,
 )
+from nextbest.decide.tables import BATCH_DECISION, inputs_json, with_inputs
 from nextbest.opstore.audit import AuditTrail
 from nextbest.opstore.decisions import (
     CapClaim,
@@ -78,6 +79,7 @@ __all__ = [
     "batch_inputs",
     "load_rules_file",
     "run_batch",
+    "warehouse_decisions",
 ]
 
 POLICY_NAME = "decision_policy"
@@ -324,6 +326,7 @@ class BatchRunReport:
     gain_over_greedy: float | None = None
     violations: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    warehouse_rows: int = 0
 
 
 def _decisions_dir(settings: Settings) -> Path:
@@ -393,6 +396,72 @@ def _decision_table(
     )
 
 
+def _write_warehouse(
+    settings: Settings,
+    run_id: str,
+    table: pa.Table,
+    decided: BatchDecisions,
+    engine: DecisionEngine,
+    context: CustomerContext,
+    inputs: OperationalInputs,
+    as_of: date | None,
+    at: datetime,
+) -> int:
+    """Append the run's ``batch_decision`` rows as one warehouse batch (``run_id``)."""
+    from nextbest.warehouse import open_warehouse
+
+    catalogue = engine.catalogue
+    channels = sorted({o.channel.value for o in catalogue})
+    consent_keys = [(p, c) for p in ("marketing", "service") for c in channels]
+    cap_names = [c.name for c in engine.policy.spec.contact.caps]
+    products = sorted({o.product_id for o in catalogue})
+    rows = with_inputs(
+        table,
+        product_ids=[o.product_id for o in catalogue],
+        as_of=as_of,
+        versions=decided.versions,
+        removed=decided.removed_offers(engine.position),
+        in_holdout=(
+            decided.in_holdout if decided.in_holdout is not None else np.zeros(len(table), bool)
+        ),
+        attributes=context.attributes,
+        inputs_text=inputs_json(inputs, consent_keys, cap_names, products),
+        dnd=inputs.dnd(),
+        offer_index=decided.winner,
+        decided_at=at,
+    )
+    with open_warehouse(settings) as wh, wh.batch(run_id, loaded_at=at) as writer:
+        return writer.append(BATCH_DECISION.name, rows)
+
+
+def warehouse_decisions(
+    settings: Settings,
+    *,
+    run_id: str | None = None,
+    customer_key: str | None = None,
+    offer_id: str | None = None,
+    limit: int | None = None,
+) -> pa.Table:
+    """Batch decisions from the warehouse (``batch_decision``): one run (default: the
+    newest), optionally one customer or one offer."""
+    from nextbest.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True) as wh:
+        t = wh.table(BATCH_DECISION.name)
+        if run_id is None:
+            newest = wh.to_arrow(t.aggregate(run=t.run_id.max()))["run"][0].as_py()
+            if newest is None:
+                return wh.to_arrow(t.limit(0))
+            run_id = str(newest)
+        t = t.filter(t.run_id == run_id)
+        if customer_key is not None:
+            t = t.filter(t.customer_key == customer_key)
+        if offer_id is not None:
+            t = t.filter(t.offer_id == offer_id)
+        t = t.order_by("customer_key")
+        return wh.to_arrow(t if limit is None else t.limit(limit))
+
+
 def run_batch(
     settings: Settings,
     *,
@@ -403,8 +472,14 @@ def run_batch(
     optimise: bool = True,
     sample_size: int = 50_000,
     progress: ProgressCallback | None = None,
+    to_warehouse: bool = True,
 ) -> BatchRunReport:
-    """Decide for every customer and write the decisions and the serving snapshot."""
+    """Decide for every customer and write the decisions and the serving snapshot.
+
+    With ``to_warehouse`` the decisions also go to the warehouse table ``batch_decision``
+    (one batch named by the run id, committed whole), each row with its versions and the
+    operational inputs it read.
+    """
     from nextbest.opstore.store import open_opstore
 
     note = progress or (lambda _name: None)
@@ -446,10 +521,18 @@ def run_batch(
     lap("decide")
     note("write")
     run_id = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    warehouse_rows = 0
     root = _decisions_dir(settings)
     tmp_dir = root / f".{run_id}.tmp"
     tmp_dir.mkdir(parents=True)
-    pq.write_table(_decision_table(run_id, decided, catalogue, at), tmp_dir / "decisions.parquet")
+    table = _decision_table(run_id, decided, catalogue, at)
+    if to_warehouse:
+        note("warehouse")
+        warehouse_rows = _write_warehouse(
+            settings, run_id, table, decided, engine, context, inputs, as_of, at
+        )
+        lap("warehouse")
+    pq.write_table(table, tmp_dir / "decisions.parquet")
     pq.write_table(context.to_table(), tmp_dir / "context.parquet")
     meta = {
         "run_id": run_id,
@@ -496,6 +579,7 @@ def run_batch(
         gain_over_greedy=None if report is None else round(report.gain_over_greedy, 6),
         violations=() if report is None else report.violations,
         seconds=seconds,
+        warehouse_rows=warehouse_rows,
     )
 
 
