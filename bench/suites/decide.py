@@ -6,6 +6,13 @@ Stages:
   shipped 15 offers: context, operational inputs from the (empty) SQLite store overlaid on
   seeded ones, every rule, global optimisation (LP on a sample, dual prices, repair), pricing,
   Parquet output and serving snapshot.
+* ``duals`` — the decomposition at scale: on a bank of N customers (synthetic, or the
+  latest feature snapshot of ``$NEXTBEST_BENCH_DUALS_HOME``, a copy of an installation that
+  ran ``understand``; policy limits scaled to the bank as sized for 1M customers), the LP
+  dual prices of one sample applied to a second, disjoint sample (limits scaled by the
+  sample share) against that sample's exact HiGHS optimum and against greedy; an
+  independent checker (a plain loop, not the optimiser's code) re-adds every resource and
+  re-checks every chosen pair against the rule codes.
 * ``pandas_argmax`` (baseline) — the same synthetic context, priority = propensity × value ×
   lever, ``idxmax`` per customer with pandas; no rule, no store, no optimisation.
 * ``realtime_sqlite`` / ``realtime_postgresql`` — ``DecisionService.decide_one`` called
@@ -29,19 +36,24 @@ from pathlib import Path
 
 from bench.harness import Stage
 
-__all__ = ["CALLS", "CUSTOMERS", "stages"]
+__all__ = ["CALLS", "CUSTOMERS", "DUALS", "stages"]
 
 CUSTOMERS = {"small": 20_000, "medium": 200_000, "large": 1_000_000}
 CALLS = {"small": 2_000, "medium": 5_000, "large": 10_000}
 REALTIME_CUSTOMERS = 5_000
+DUALS = {"small": (20_000, 5_000), "medium": (200_000, 50_000), "large": (200_000, 50_000)}
 POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def stages(size: str, workdir: Path) -> list[Stage]:
     me = [sys.executable, "-m", "bench.suites.decide"]
     n, calls = str(CUSTOMERS[size]), str(CALLS[size])
+    bank, sample = DUALS[size]
+    duals_home = os.environ.get("NEXTBEST_BENCH_DUALS_HOME")  # a copy of an understood bank
+    where = ["--home", duals_home] if duals_home else ["--customers", str(bank)]
     return [
         Stage("batch", [*me, "batch", "--customers", n, "--home", str(workdir / "decide")]),
+        Stage("duals", [*me, "duals", *where, "--sample", str(sample)]),
         Stage("pandas_argmax", [*me, "argmax", "--customers", n], True, "batch"),
         Stage(
             "realtime_sqlite", [*me, "realtime", "--calls", calls, "--home", str(workdir / "rt")]
@@ -180,16 +192,146 @@ def realtime(calls: int, home: Path, postgres: bool) -> dict[str, object]:
     }
 
 
+def _checker(
+    allowed: object, usage: object, limits: object, weight: object, assignment: object
+) -> tuple[list[str], float]:
+    """Independent of the optimiser: walk the customers, add up every resource, re-check
+    that each chosen pair survived every rule (``allowed``); returns (violations, value)."""
+    used = [0.0] * len(limits)  # type: ignore[arg-type]
+    out: list[str] = []
+    value = 0.0
+    for i, j in enumerate(assignment.tolist()):  # type: ignore[attr-defined]
+        if j < 0:
+            continue
+        if not allowed[i][j]:  # type: ignore[index]
+            out.append(f"customer {i}: offer {j} was removed by a rule")
+        value += float(weight[i][j])  # type: ignore[index]
+        for k in range(len(used)):
+            used[k] += float(usage[k][j])  # type: ignore[index]
+    out += [f"resource {k} over" for k, u in enumerate(used) if u > float(limits[k]) + 1e-6]  # type: ignore[index]
+    return out, value
+
+
+def duals(customers: int, home: Path | None, sample: int, seed: int) -> dict[str, object]:
+    """Dual prices of one sample applied to another (capacities scaled) vs its exact optimum.
+
+    The bank is ``home``'s latest feature snapshot (a copy of an installation that ran
+    ``understand``) with its operational store's inputs, or ``customers`` synthetic ones.
+    """
+    from datetime import UTC, datetime
+    from datetime import time as dtime
+
+    import numpy as np
+
+    from nextbest.config import Settings
+    from nextbest.decide import optimiser as opt
+    from nextbest.decide.assignment import key_hashes
+    from nextbest.decide.context import synthetic_context
+    from nextbest.decide.engine import DecisionEngine
+    from nextbest.decide.offers import load_catalogue
+    from nextbest.decide.policies import load_policy
+    from nextbest.decide.sources import synthetic_inputs
+    from nextbest.opstore.store import open_opstore
+    from nextbest.services.decisioning import batch_inputs, build_context
+
+    at = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)
+    policy, catalogue = load_policy(), load_catalogue()
+    engine = DecisionEngine(policy, catalogue)
+    started = time.perf_counter()
+    if home is not None:
+        settings = Settings(home=home)
+        context, source, as_of = build_context(settings, catalogue)
+        at = datetime.combine(as_of, dtime(2, 0), UTC) if as_of else at
+        store = open_opstore(settings)
+        try:
+            inputs = batch_inputs(
+                store, context.attributes["customer_key"], policy, catalogue, at, settings.timezone
+            )
+        finally:
+            store.dispose()
+    else:
+        source = "synthetic"
+        context = synthetic_context(customers, catalogue.ids, seed=seed)
+        inputs = synthetic_inputs(context.customer_keys, policy, catalogue, f"inputs-{seed}")
+    n = len(context)
+    codes = engine.apply_operational(
+        engine.static_codes(context, at.astimezone(engine.tz).date()),
+        key_hashes(context.customer_keys),
+        inputs,
+        at,
+    )
+    # the shipped policy's budgets and capacities are sized for a 1,000,000-customer bank
+    bank = opt.build_problem(
+        catalogue,
+        policy.spec.optimisation,
+        engine.priorities(context),
+        codes == 0,
+        scale=n / 1_000_000,
+    )
+    prepared = time.perf_counter() - started
+    order = np.random.default_rng(seed).permutation(n)
+    size = min(sample, n // 2)
+    first, second = order[:size], order[size : 2 * size]
+    a, b = bank.take(first, size / n), bank.take(second, size / n)
+    t0 = time.perf_counter()
+    lp = opt.solve_lp(a)
+    lp_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    decomposed = opt.apply_duals(b, lp.duals)
+    apply_seconds = time.perf_counter() - t0
+    greedy = opt.greedy(b)
+    t0 = time.perf_counter()
+    exact = opt.solve_exact(b, time_limit=600.0)
+    exact_seconds = time.perf_counter() - t0
+    survived = codes[second] == 0
+    results = {}
+    for name, assignment in (
+        ("duals", decomposed),
+        ("greedy", greedy),
+        ("exact", exact.assignment),
+    ):
+        problems, value = _checker(survived, b.usage, b.limits, b.weight, assignment)
+        results[name] = {"value": round(value, 2), "violations": len(problems)}
+    best = exact.objective
+    return {
+        "rows": n,
+        "source": source,
+        "sample": size,
+        "binding": [r for r, d in zip(a.resource_names, lp.duals.tolist(), strict=True) if d > 0],
+        "seconds": {
+            "prepare": round(prepared, 2),
+            "lp_sample_a": round(lp_seconds, 2),
+            "apply_duals_b": round(apply_seconds, 2),
+            "exact_b": round(exact_seconds, 2),
+        },
+        "exact_status": exact.status,
+        "exact_gap_to_bound": exact.gap,
+        "lp_bound_b": round(opt.solve_lp(b).objective, 2),
+        "checker": results,
+        "duals_share_of_optimum": round(results["duals"]["value"] / best, 6) if best else None,
+        "greedy_share_of_optimum": round(results["greedy"]["value"] / best, 6) if best else None,
+        "gain_duals_over_greedy": (
+            round(results["duals"]["value"] / results["greedy"]["value"] - 1, 6)
+            if results["greedy"]["value"]
+            else None
+        ),
+    }
+
+
 def _main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.suites.decide")
-    parser.add_argument("command", choices=["batch", "argmax", "realtime"])
+    parser.add_argument("command", choices=["batch", "argmax", "realtime", "duals"])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=2_000)
     parser.add_argument("--home", type=Path)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--sample", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.command == "batch":
         result = batch(args.customers, args.home)
+    elif args.command == "duals":
+        result = duals(args.customers, args.home, args.sample, args.seed)
     elif args.command == "argmax":
         result = argmax(args.customers)
     else:
