@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -12,6 +13,7 @@ from nextbest import __version__
 from nextbest.api.context import ApiContext
 from nextbest.api.errors import install_problem_handlers
 from nextbest.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from nextbest.api.links import add_links
 from nextbest.api.metrics import RequestMetrics
 from nextbest.api.routers import ROUTERS
 from nextbest.api.routers.health import metrics_router
@@ -75,4 +77,11 @@ def create_app(
     app.include_router(metrics_router)
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:  # built once, with the links between operations
+            app.openapi_schema = add_links(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
