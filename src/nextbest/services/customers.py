@@ -15,12 +15,12 @@ the data model classifies it (``nextbest.domain.schema``):
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from nextbest.config import Settings
 from nextbest.domain.enums import PiiClass
@@ -54,6 +54,7 @@ _SENSITIVE = frozenset(n for n, k in _CLASS.items() if k == PiiClass.SENSITIVE)
 SUMMARY_FIELDS = ("province", "city", "home_branch", "onboarding_date")
 FILTER_FIELDS = ("province", "city", "home_branch", "gender", "occupation", "source_system")
 Scalar = str | int | float | bool | None
+T = TypeVar("T")
 
 
 class CustomerNotFoundError(NextbestError):
@@ -170,6 +171,11 @@ class PublishedCustomers:
             self._warehouse = open_published(self.settings)
             self._path = path
         return self._warehouse
+
+    def read(self, fn: Callable[[Warehouse], T]) -> T:
+        """Run ``fn`` on the current published copy (one caller at a time)."""
+        with self._lock:
+            return fn(self._current())
 
     def version(self) -> str | None:
         path = latest_published(self.settings)
