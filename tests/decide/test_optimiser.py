@@ -91,3 +91,23 @@ def test_dominated_pairs_do_not_change_the_optimum() -> None:
     slim = opt.reduced(p)
     assert slim.allowed.sum() < p.allowed.sum()
     assert opt.solve_exact(slim).objective == pytest.approx(opt.solve_exact(p).objective)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vectorised_greedy_equals_the_pair_loop(seed: int) -> None:
+    p = random_problem(seed, n=[4, 60, 700, 2500][seed % 4], m=6, r=3)
+    for chunk in (5, 1 << 18):
+        assert (opt.greedy(p, chunk=chunk) == opt.greedy_loop(p)).all()
+        partial = opt.greedy_loop(p)
+        partial[::3] = -1
+        assert (opt.greedy(p, partial, chunk=chunk) == opt.greedy_loop(p, partial)).all()
+
+
+def test_choose_takes_the_first_best_positive_reduced_value() -> None:
+    p = random_problem(7, n=500, m=6, r=3)
+    p.weight[:, 4] = p.weight[:, 2]  # ties: the lower offer index wins
+    duals = np.array([0.5, 0.0, 1.5])
+    masked = np.where(p.allowed, p.weight, -np.inf) - (duals @ p.usage)[None, :]
+    best = np.argmax(masked, axis=1)
+    expected = np.where(masked[np.arange(500), best] > 0, best, -1)
+    assert (opt._choose(opt._masked_columns(p), p.usage, duals) == expected).all()

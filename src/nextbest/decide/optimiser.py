@@ -35,6 +35,7 @@ __all__ = [
     "build_problem",
     "calibrate_duals",
     "greedy",
+    "greedy_loop",
     "objective",
     "solve_exact",
     "solve_lp",
@@ -260,12 +261,57 @@ def solve_lp(problem: AllocationProblem) -> LpSolution:
     return LpSolution(-float(result.fun), duals)
 
 
-def greedy(problem: AllocationProblem, assignment: np.ndarray | None = None) -> np.ndarray:
+def greedy(
+    problem: AllocationProblem, assignment: np.ndarray | None = None, *, chunk: int = 262_144
+) -> np.ndarray:
     """Take pairs in descending value while the customer is free and every resource fits.
 
     With ``assignment`` given, only its unassigned customers are filled (used after
     :func:`apply_duals`' repair).
+
+    Vectorised but equal to the one-pair-at-a-time loop (:func:`greedy_loop`): walking the
+    sorted pairs a chunk at a time, every pair before the first one that does not fit is
+    taken exactly as the loop would (first pair of each free customer, resources added up
+    with a cumulative sum); the pair that does not fit exhausts its offer for good (slack
+    only shrinks), so there are at most as many restarts as offers.
     """
+    n, m = problem.shape
+    result = np.full(n, -1) if assignment is None else assignment.copy()
+    slack = problem.limits - resource_use(problem, result)
+    free = result < 0
+    rows, cols = np.nonzero(problem.allowed & free[:, None])
+    order = np.argsort(-problem.weight[rows, cols], kind="stable")
+    rows, cols = rows[order], cols[order]
+    usage = problem.usage
+    exhausted = np.zeros(m, bool)
+    pos, total = 0, rows.size
+    while pos < total and not exhausted.all():
+        r, c = rows[pos : pos + chunk], cols[pos : pos + chunk]
+        live = np.flatnonzero(free[r] & ~exhausted[c])
+        if live.size:
+            _, first = np.unique(r[live], return_index=True)
+            live = live[np.sort(first)]  # each customer's first live pair, in value order
+        if not live.size:
+            pos += r.size
+            continue
+        cum = np.cumsum(usage[:, c[live]], axis=1)
+        fits = (cum <= slack[:, None] + _EPS).all(axis=0)
+        stop = int(np.argmin(fits)) if not fits.all() else live.size
+        taken = live[:stop]
+        result[r[taken]] = c[taken]
+        free[r[taken]] = False
+        if stop:
+            slack = slack - cum[:, stop - 1]
+        if stop == live.size:
+            pos += r.size
+        else:
+            exhausted[c[live[stop]]] = True  # later pairs of this offer are worth less
+            pos += int(live[stop]) + 1
+    return result
+
+
+def greedy_loop(problem: AllocationProblem, assignment: np.ndarray | None = None) -> np.ndarray:
+    """:func:`greedy` one pair at a time (the reference it is tested against)."""
     n, m = problem.shape
     result = np.full(n, -1) if assignment is None else assignment.copy()
     slack = problem.limits - resource_use(problem, result)
@@ -290,11 +336,25 @@ def greedy(problem: AllocationProblem, assignment: np.ndarray | None = None) -> 
     return result
 
 
-def _choose(masked: np.ndarray, usage: np.ndarray, duals: np.ndarray) -> np.ndarray:
-    reduced = masked - (duals @ usage)[None, :]
-    best = np.argmax(reduced, axis=1)
-    top = reduced[np.arange(len(best)), best]
-    return np.where(top > 0, best, -1)
+def _choose(columns: np.ndarray, usage: np.ndarray, duals: np.ndarray) -> np.ndarray:
+    """Per customer, the offer with the best positive reduced value (first on ties), or -1.
+
+    ``columns`` is the (offers, customers) matrix of weights, ``-inf`` where not allowed
+    (one contiguous row per offer: a loop over offers beats ``argmax`` along a short axis).
+    """
+    penalty = duals @ usage
+    best = np.full(columns.shape[1], -1)
+    top = np.zeros(columns.shape[1])
+    for j in range(columns.shape[0]):
+        value = columns[j] - penalty[j]
+        better = value > top
+        best[better] = j
+        np.maximum(top, value, out=top)
+    return best
+
+
+def _masked_columns(problem: AllocationProblem) -> np.ndarray:
+    return np.ascontiguousarray(np.where(problem.allowed, problem.weight, -np.inf).T)
 
 
 def calibrate_duals(
@@ -306,7 +366,7 @@ def calibrate_duals(
     higher price (bisection until it fits) and one left idle with a positive price gets a
     lower one, so the decomposition uses scarce capacity where it is worth most.
     """
-    masked = np.where(problem.allowed, problem.weight, -np.inf)
+    masked = _masked_columns(problem)
     duals = duals.astype(float).copy()
     top_weight = float(np.max(problem.weight, initial=0.0))
     for r in range(len(problem.limits)):
@@ -343,8 +403,7 @@ def apply_duals(
     """Decomposition: best reduced value per customer, then repair and fill (feasible)."""
     if calibrate:
         duals = calibrate_duals(problem, duals)
-    masked = np.where(problem.allowed, problem.weight, -np.inf)
-    assignment = _choose(masked, problem.usage, duals)
+    assignment = _choose(_masked_columns(problem), problem.usage, duals)
     # Repair: for each over-used resource, drop its lowest value-per-unit assignments.
     for r in range(len(problem.limits)):
         used = resource_use(problem, assignment)[r]
