@@ -295,6 +295,10 @@ def score(
 
 churn_app = typer.Typer(help="Churn early warning on the warehouse.", no_args_is_help=True)
 registry_app = typer.Typer(help="Registered models: versions and champions.", no_args_is_help=True)
+propensity_app = typer.Typer(
+    help="Product propensity: per-family models, association rules, ALS; compared.",
+    no_args_is_help=True,
+)
 
 
 def _day(value: str | None) -> Any:
@@ -471,7 +475,117 @@ def registry_promote(
     )
 
 
+@propensity_app.command("train")
+def propensity_train(
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Months ahead.")] = 3,
+    points: Annotated[
+        int, typer.Option("--points", min=1, help="Training as-of dates (month ends).")
+    ] = 4,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Training seed.")] = 42,
+    bank: Annotated[
+        Path | None,
+        typer.Option("--bank", help="Generated demo bank folder: adds the world's oracle."),
+    ] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Fit models, rules and ALS per family, compare them on a later period, register."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import train_propensity
+
+    with Progress(
+        TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+        transient=True, disable=as_json,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("propensity training")
+        result = train_propensity(
+            load_settings(), horizon_months=horizon, train_points=points, seed=seed, bank=bank,
+            on_step=lambda m: progress.update(task, description=m),
+        )  # fmt: skip
+
+    def render(r: Any) -> None:
+        entry, cmp = r.entry, r.comparison
+        console.print(
+            f"propensity {entry.version} registered ({entry.data_window[0]} .. "
+            f"{entry.data_window[1]}, seed {entry.seed}); validation as of "
+            f"{cmp['validation_as_of']}, horizon {cmp['horizon_months']} months"
+        )
+        names = ["model", "rules", "als", "product_count"]
+        if any("oracle" in f["auc"] for f in cmp["families"]):
+            names.append("oracle")
+        table = Table("family", "eligible", "adoptions", *names, "chosen")
+        for f in cmp["families"]:
+            table.add_row(
+                f["family"], f"{f['eligible']:,}", f"{f['adoptions']:,}",
+                *(f"{f['auc'][n]:.3f}" if n in f["auc"] else "" for n in names),
+                f["chosen"] or "",
+            )  # fmt: skip
+        console.print(table)
+        pk = cmp["precision_at_k"]
+        console.print(
+            f"precision@k over {pk['customers']:,} adopters: "
+            + "; ".join(
+                f"{n} " + ", ".join(f"{k} {v:.3f}" for k, v in pk[n].items())
+                for n in pk
+                if n != "customers"
+            )
+        )
+
+    emit(result.to_dict() if as_json else result, as_json, render)
+
+
+@propensity_app.command("score")
+def propensity_score(
+    out: Annotated[Path, typer.Option("--out", help="CSV or Parquet file of the scores.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Default: champion.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Adoption probability per live customer and family with each family's chosen scorer."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import score_propensity
+
+    result = score_propensity(load_settings(), as_of=_day(as_of), version=version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in {".parquet", ".pq"}:
+        result.scores.to_parquet(out, index=False)
+    else:
+        result.scores.to_csv(out, index=False)
+    families = [c for c in result.scores.columns if c != "customer_key"]
+    data = {
+        "as_of": result.as_of.isoformat(),
+        "version": result.version,
+        "rows": len(result.scores),
+        "out": str(out),
+        "choice": result.choice,
+        "mean": {f: float(result.scores[f].mean()) for f in families},
+    }
+    emit(data, as_json, lambda r: console.print(
+        f"scored {r['rows']:,} customers as of {r['as_of']} with {r['version']} into {r['out']}"
+    ))  # fmt: skip
+
+
+@propensity_app.command("choice")
+def propensity_choice_cmd(
+    version: Annotated[str | None, typer.Option("--version", help="Default: champion.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Which scorer (model, rules, als) the decision engine uses per product family."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import propensity_choice
+
+    choice = propensity_choice(load_settings(), version)
+
+    def render(c: dict[str, str]) -> None:
+        table = Table("family", "scorer")
+        for fam, scorer in c.items():
+            table.add_row(fam, scorer)
+        console.print(table)
+
+    emit(choice, as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     model_app.add_typer(churn_app, name="churn")
+    model_app.add_typer(propensity_app, name="propensity")
     model_app.add_typer(registry_app, name="registry")
     app.add_typer(model_app, name="model")

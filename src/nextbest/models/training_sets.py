@@ -20,6 +20,7 @@ Leakage is excluded by construction rather than by checks on the result:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,6 +41,8 @@ from nextbest.profile.features import (
 from nextbest.profile.lifecycle import Stage, lifecycle_stages
 
 __all__ = [
+    "HISTORY_BASE",
+    "HISTORY_LAGS",
     "MODEL_FEATURES",
     "AdoptionTarget",
     "ChurnTarget",
@@ -49,14 +52,40 @@ __all__ = [
     "TrainingSetError",
     "TrainingSpec",
     "WarehouseReader",
+    "adoptions",
     "build_training_set",
     "default_spec",
+    "history_columns",
+    "lags_of",
+    "model_frame",
 ]
 
 #: Snapshot columns usable as model inputs: every catalogue feature except calendar dates
 #: (their information is in the ``days_since``/``months`` features, and raw dates would let
 #: a model tell the as-of dates apart).
 MODEL_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.dtype != "date")
+
+#: Snapshot columns whose change against earlier month ends the models see (balances,
+#: activity, holdings): a customer drifting into dormancy shows as activity and AUM falling
+#: month on month before the churn definition fires.
+HISTORY_BASE: tuple[str, ...] = (
+    "aum",
+    "deposit_adb",
+    "investment_adb",
+    "card_balance",
+    "txn_count_30d",
+    "txn_amount_30d",
+    "txn_days_30d",
+    "logins_30d",
+    "digital_events_90d",
+    "days_since_last_activity",
+    "product_count",
+)
+#: Default lags (months) of the history features.
+HISTORY_LAGS: tuple[int, ...] = (1, 2, 3)
+#: Amount columns compared on a log scale (signed log1p ratio); the others as differences.
+_LAG = re.compile(r"(?:.+_chg|stage)_(\d+)m(?:_ago)?")
+_AMOUNTS = frozenset({"aum", "deposit_adb", "investment_adb", "card_balance", "txn_amount_30d"})
 
 Role = Literal["train", "validation", "score"]
 LIVE_STAGES = (Stage.NEW.value, Stage.ACTIVE.value, Stage.MATURE.value, Stage.DORMANT.value)
@@ -106,6 +135,66 @@ class SnapshotFrames:
             )
             self._frames[as_of] = frame.sort_values("customer_key", ignore_index=True)
         return self._frames[as_of]
+
+
+#: Ratios of a recent window to a longer one in the same snapshot: a customer's own activity
+#: level varies a lot, so "less than usual" says more than "little". (Windows of a year are
+#: left out: early as-of dates of a short history truncate them, which would drift.)
+RATIOS: tuple[tuple[str, str, str, float], ...] = (
+    ("txn_30d_vs_90d", "txn_count_30d", "txn_count_90d", 3.0),
+    ("amount_30d_vs_90d", "txn_amount_30d", "txn_amount_90d", 3.0),
+    ("logins_30d_vs_90d", "logins_30d", "logins_90d", 3.0),
+    ("aum_vs_adb", "aum", "aum_adb", 1.0),
+)
+
+
+def history_columns(lags: Sequence[int] = HISTORY_LAGS) -> tuple[str, ...]:
+    """Names of the model-only columns :func:`model_frame` adds for ``lags``."""
+    cols = ["stage", *(r[0] for r in RATIOS)]
+    for lag in lags:
+        cols.append(f"stage_{lag}m_ago")
+        cols += [f"{c}_chg_{lag}m" for c in HISTORY_BASE]
+    return tuple(cols)
+
+
+def lags_of(features: Sequence[str]) -> tuple[int, ...]:
+    """The history lags a model's feature list needs (``()`` for snapshot columns only)."""
+    lags = {int(m.group(1)) for f in features if (m := _LAG.fullmatch(f))}
+    return tuple(sorted(lags))
+
+
+def model_frame(
+    frames: SnapshotFrames, as_of: date, lags: Sequence[int] = HISTORY_LAGS
+) -> pd.DataFrame:
+    """The snapshot of ``as_of`` plus its change against the snapshots ``lags`` months earlier.
+
+    Ratios of recent to longer windows (:data:`RATIOS`, as ``log1p(recent) −
+    log1p(longer / scale)``) are added too. For each lag L: ``stage_<L>m_ago`` and
+    ``<column>_chg_<L>m`` for every :data:`HISTORY_BASE` column — the signed log ratio
+    ``log1p(now) − log1p(then)`` for amounts, ``now − then`` for counts and days. Earlier
+    snapshots are month ends before ``as_of`` (read with the same load cut-off), so nothing
+    after ``as_of`` enters. A customer unknown L months ago gets missing values. ``stage``
+    itself is kept as an input.
+    """
+    snap = frames.at(as_of)
+    out = snap.copy()
+    for name, recent, longer, scale in RATIOS:
+        r = snap[recent].astype("float64").clip(lower=0).to_numpy()
+        total = snap[longer].astype("float64").clip(lower=0).to_numpy()
+        out[name] = np.log1p(r) - np.log1p(total / scale)
+    for lag in lags:
+        before = frames.at(shift_month_end(as_of, -lag)).set_index("customer_key")
+        then = before.reindex(snap["customer_key"].to_numpy())
+        out[f"stage_{lag}m_ago"] = then["stage"].to_numpy()
+        for c in HISTORY_BASE:
+            now_v = snap[c].astype("float64").to_numpy()
+            then_v = then[c].astype("float64").to_numpy()
+            if c in _AMOUNTS:
+                chg = np.log1p(np.maximum(now_v, 0.0)) - np.log1p(np.maximum(then_v, 0.0))
+            else:
+                chg = now_v - then_v
+            out[f"{c}_chg_{lag}m"] = chg
+    return out
 
 
 class Target(Protocol):
@@ -329,6 +418,7 @@ def build_training_set(
     feature_frames: SnapshotFrames | None = None,
     label_frames: SnapshotFrames | None = None,
     on_point: Callable[[date], None] | None = None,
+    history_lags: Sequence[int] = (),
 ) -> TrainingSet:
     """Build the training and validation points of ``spec`` for ``target``.
 
@@ -347,6 +437,9 @@ def build_training_set(
         the spec's cut-offs.
     on_point:
         Called with each as-of date as it is done (progress display).
+    history_lags:
+        When given, :func:`model_frame` adds the lifecycle stage and the change against the
+        snapshots this many months earlier; those columns are appended to ``features``.
     """
     ff = feature_frames or SnapshotFrames(source, spec.feature_cutoff, spec.timezone)
     if ff.load_cutoff != spec.feature_cutoff:
@@ -360,11 +453,12 @@ def build_training_set(
     unknown = [f for f in features if f not in MODEL_FEATURES]
     if unknown:
         raise TrainingSetError(f"not snapshot features: {', '.join(unknown)}")
+    features = (*features, *history_columns(history_lags)) if history_lags else tuple(features)
     points: list[tuple[date, Role]] = [(t, "train") for t in sorted(spec.train_as_of)]
     points.append((spec.validation_as_of, "validation"))
     parts: list[pd.DataFrame] = []
     for as_of, role in points:
-        snap = ff.at(as_of)
+        snap = model_frame(ff, as_of, history_lags) if history_lags else ff.at(as_of)
         rows = snap[target.eligible(snap).to_numpy()]
         label = target.labels(label_frames, as_of, spec.horizon_end(as_of), rows["customer_key"])
         part = rows[["customer_key", *features]].copy()

@@ -24,29 +24,43 @@ from nextbest.errors import NextbestError
 from nextbest.models.churn import ChurnModel, EarlyWarning
 from nextbest.models.registry import DriftReport, ModelRegistry, RegistryEntry
 from nextbest.models.training_sets import (
+    HISTORY_LAGS,
     LIVE_STAGES,
     ChurnTarget,
     SnapshotFrames,
+    TrainingSpec,
     build_training_set,
     default_spec,
+    lags_of,
+    model_frame,
 )
 from nextbest.privacy.keys import KeyRing
 from nextbest.privacy.pseudonym import customer_keys
+from nextbest.profile.features import known_at
 from nextbest.warehouse import Warehouse, open_warehouse
 
 __all__ = [
     "CHURN_MODEL",
+    "PROPENSITY_MODEL",
     "ChurnScores",
     "ChurnTraining",
     "ModellingError",
+    "PropensityScores",
+    "PropensityTraining",
+    "churn_spec",
     "demo_churn_oracle",
+    "demo_propensity_oracle",
     "model_registry",
+    "propensity_choice",
     "score_churn",
+    "score_propensity",
     "train_churn",
+    "train_propensity",
     "warn_churn",
 ]
 
 CHURN_MODEL = "churn"
+PROPENSITY_MODEL = "propensity"
 
 DEMO_SOURCE_SYSTEM = "demo_core"
 
@@ -89,6 +103,50 @@ def demo_churn_oracle(
     ).to_pylist()
     prob.loc[prob.index.intersection(gone_keys)] = 1.0
     return prob.reindex(keys.to_numpy()).fillna(0.0).to_numpy(np.float64)
+
+
+#: The world's adoption multiplier per latent lifecycle state (``demo/world/holdings.py``).
+_STATE_ADOPTION = {"prospect": 0.0, "new": 3.0, "active": 1.0, "mature": 0.8, "dormant": 0.1}
+
+
+def demo_propensity_oracle(
+    bank: Path,
+    keyring: KeyRing,
+    as_of: date,
+    keys: pd.Series,
+    families: tuple[str, ...],
+    product_family: dict[str, str],
+    horizon_months: int = 3,
+) -> NDArray[np.float64]:
+    """The world's true probability of adopting each family in the ``horizon_months`` after T.
+
+    Per customer key and family: ``1 − Π_j (1 − p_j · m)^h`` over the family's products j,
+    with p_j the world's monthly adoption propensity (``truth/adoption``) and m the
+    adoption multiplier of the customer's latent state in the month of ``as_of``
+    (``truth/lifecycle``; later months' states are not used). Rows follow ``keys``,
+    columns ``families``; customers the truth does not know score 0.
+    """
+    adoption = _truth(bank, "adoption")
+    life = _truth(bank, "lifecycle")
+    month = pd.Timestamp(as_of.year, as_of.month, 1)
+    at = life[pd.to_datetime(life["month"]) == month]
+    if at.empty:
+        raise ModellingError(f"{bank}: ground truth has no month {month.date()}")
+    mult = pd.Series(at["state"].map(_STATE_ADOPTION).fillna(0.0).to_numpy(),
+                     index=at["KHH"].astype(str).to_numpy())  # fmt: skip
+    khh = adoption["KHH"].astype(str).to_numpy()
+    m = mult.reindex(khh).fillna(0.0).to_numpy()
+    out = np.zeros((len(khh), len(families)))
+    for j, fam in enumerate(families):
+        codes = [c for c, f in product_family.items() if f == fam and c in adoption.columns]
+        stay = np.ones(len(khh))
+        for c in codes:
+            p = np.clip(adoption[c].to_numpy(np.float64) * m, 0.0, 1.0)
+            stay *= (1.0 - p) ** horizon_months
+        out[:, j] = 1.0 - stay
+    index = customer_keys(keyring, DEMO_SOURCE_SYSTEM, pa.array(khh)).to_pylist()
+    frame = pd.DataFrame(out, index=index, columns=list(families))
+    return frame.reindex(keys.to_numpy()).fillna(0.0).to_numpy(np.float64)
 
 
 def model_registry(settings: Settings) -> ModelRegistry:
@@ -157,6 +215,7 @@ def train_churn(
             ChurnTarget(),
             feature_frames=frames,
             on_point=lambda d: step(f"snapshot {d.isoformat()}"),
+            history_lags=HISTORY_LAGS,
         )
         t1 = time.perf_counter()
         step("fitting")
@@ -201,10 +260,14 @@ class ChurnScores:
         return {str(k): int(v) for k, v in self.scores["band"].value_counts().items()}
 
 
-def _live_snapshot(settings: Settings, wh: Warehouse, as_of: date | None) -> pd.DataFrame:
+def _live_snapshot(
+    settings: Settings, wh: Warehouse, as_of: date | None, features: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Live customers' snapshot at ``as_of`` with the history columns ``features`` need."""
     day = as_of or _last_data_day(wh)
     frames = SnapshotFrames(wh, datetime.now(UTC), settings.timezone)
-    snap = frames.at(day)
+    lags = lags_of(features)
+    snap = model_frame(frames, day, lags) if lags or "stage" in features else frames.at(day)
     return snap[snap["stage"].isin(LIVE_STAGES)].reset_index(drop=True)
 
 
@@ -220,7 +283,7 @@ def score_churn(
     model, entry = registry.load(CHURN_MODEL, version)
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
-        snap = _live_snapshot(settings, wh, as_of)
+        snap = _live_snapshot(settings, wh, as_of, model.features_)
     finally:
         if warehouse is None:
             wh.close()
@@ -243,8 +306,180 @@ def warn_churn(
     model, _ = model_registry(settings).load(CHURN_MODEL)
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
-        snap = _live_snapshot(settings, wh, as_of)
+        snap = _live_snapshot(settings, wh, as_of, model.features_)
     finally:
         if warehouse is None:
             wh.close()
     return model.early_warning(snap, min_band=min_band, limit=limit)
+
+
+def churn_spec(
+    wh: Warehouse,
+    cutoff: datetime,
+    *,
+    horizon_months: int = 3,
+    train_points: int = 4,
+    last_day: date | None = None,
+    timezone: str = "Asia/Shanghai",
+) -> TrainingSpec:
+    """The default point-in-time spec over the warehouse's data (validation h months back)."""
+    return default_spec(
+        last_day or _last_data_day(wh),
+        cutoff,
+        horizon_months=horizon_months,
+        train_points=train_points,
+        timezone=timezone,
+    )
+
+
+def product_families(wh: Warehouse, cutoff: datetime) -> dict[str, str]:
+    """``product_code -> family`` of the product catalogue known at ``cutoff``."""
+    p = known_at(wh, "product", cutoff).select("product_code", "family")
+    frame = wh.to_arrow(p).to_pandas()
+    return dict(zip(frame["product_code"], frame["family"], strict=True))
+
+
+@dataclass(frozen=True)
+class PropensityTraining:
+    """What ``train_propensity`` did: the registered entry, the comparison and the choice."""
+
+    entry: RegistryEntry
+    comparison: dict[str, Any]
+    choice: dict[str, str]
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry.to_dict(),
+            "comparison": self.comparison,
+            "choice": self.choice,
+            "seconds": self.seconds,
+        }
+
+
+def train_propensity(
+    settings: Settings,
+    *,
+    horizon_months: int = 3,
+    train_points: int = 4,
+    seed: int = 42,
+    last_day: date | None = None,
+    bank: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+    warehouse: Warehouse | None = None,
+    frames: SnapshotFrames | None = None,
+) -> PropensityTraining:
+    """Fit the per-family models, rules and ALS; compare them; register the choice.
+
+    The comparison (AUC per family, precision@k) is on the validation point of the default
+    spec; the chosen scorer per family is stored in the registry entry's metrics
+    (``metrics["choice"]``) and in the fitted suite. ``bank`` adds the world's oracle.
+    """
+    import time
+
+    from nextbest.models.propensity import (
+        PropensitySuite,
+        build_adoption_panel,
+        choose_scorers,
+        compare_scorers,
+    )
+
+    step = on_step or (lambda _m: None)
+    wh = warehouse or open_warehouse(settings, read_only=True)
+    try:
+        cutoff = frames.load_cutoff if frames is not None else datetime.now(UTC)
+        spec = churn_spec(wh, cutoff, horizon_months=horizon_months, train_points=train_points,
+                          last_day=last_day, timezone=settings.timezone)  # fmt: skip
+        frames = frames or SnapshotFrames(wh, cutoff, settings.timezone)
+        t0 = time.perf_counter()
+        panel = build_adoption_panel(
+            frames, spec, on_point=lambda d: step(f"snapshot {d.isoformat()}")
+        )
+        t1 = time.perf_counter()
+        suite = PropensitySuite(seed=seed).fit(panel, on_family=lambda f: step(f"fitted {f}"))
+        t2 = time.perf_counter()
+        extra = {}
+        if bank is not None:
+            val = panel.rows("validation")
+            extra["oracle"] = demo_propensity_oracle(
+                bank, KeyRing.load(settings), spec.validation_as_of,
+                panel.frame.loc[val, "customer_key"], panel.families,
+                product_families(wh, cutoff), horizon_months,
+            )  # fmt: skip
+        comparison = compare_scorers(suite, panel, extra)
+        choice = dict(choose_scorers(suite, comparison))
+        train = panel.rows("train")
+        entry = model_registry(settings).register(
+            PROPENSITY_MODEL,
+            suite,
+            kind=f"propensity_{horizon_months}m",
+            data_window=tuple(spec.to_dict()["data_window"]),  # type: ignore[arg-type]
+            features=panel.features,
+            metrics={"comparison": comparison, "choice": choice},
+            seed=seed,
+            training=panel.summary(),
+            reference=panel.frame.loc[train, list(panel.features)].reset_index(drop=True),
+        )
+    finally:
+        if warehouse is None:
+            wh.close()
+    seconds = {"training_set": t1 - t0, "fit": t2 - t1}
+    return PropensityTraining(entry, comparison, choice, seconds)
+
+
+def propensity_choice(settings: Settings, version: str | None = None) -> dict[str, str]:
+    """Family -> scorer the decision engine should use, as registered (champion by default).
+
+    Read from the registry entry (``metrics["choice"]``) without loading the model.
+    """
+    registry = model_registry(settings)
+    entries = [e for e in registry.entries(PROPENSITY_MODEL)]
+    if not entries:
+        raise ModellingError(
+            "no propensity model registered: run `nextbest model propensity train`"
+        )
+    if version is None:
+        _, entry = registry.load(PROPENSITY_MODEL)
+    else:
+        matches = [e for e in entries if e.version == version]
+        if not matches:
+            raise ModellingError(f"propensity has no version {version}")
+        entry = matches[0]
+    return dict(entry.metrics.get("choice", {}))
+
+
+@dataclass(frozen=True)
+class PropensityScores:
+    """Adoption probability per live customer and family with the chosen scorer per family."""
+
+    as_of: date
+    version: str
+    scores: pd.DataFrame
+    choice: dict[str, str]
+
+
+def score_propensity(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    version: str | None = None,
+    warehouse: Warehouse | None = None,
+    frames: SnapshotFrames | None = None,
+) -> PropensityScores:
+    """Score every live customer at ``as_of`` with the champion (or ``version``) suite.
+
+    ``scores`` has ``customer_key`` and one column per family: the probability of opening
+    a product of that family within the model's horizon, NaN where the customer holds it.
+    This is the function the decision engine calls.
+    """
+    suite, entry = model_registry(settings).load(PROPENSITY_MODEL, version)
+    wh = warehouse or open_warehouse(settings, read_only=True)
+    try:
+        day = as_of or _last_data_day(wh)
+        frames = frames or SnapshotFrames(wh, datetime.now(UTC), settings.timezone)
+        frame = model_frame(frames, day, lags_of(suite.features_))
+    finally:
+        if warehouse is None:
+            wh.close()
+    live = frame[frame["stage"].isin(LIVE_STAGES).to_numpy()].reset_index(drop=True)
+    return PropensityScores(day, entry.version, suite.predict(live), dict(suite.choice_))
