@@ -192,3 +192,10 @@ def test_batch_decisions_reach_the_warehouse_with_versions_and_inputs(
     later = run_batch(settings, synthetic_customers=300, at=AT + timedelta(days=1), seed=3)
     assert warehouse_decisions(settings)["run_id"][0].as_py() == later.run_id
     assert warehouse_decisions(settings, run_id=report.run_id).num_rows == 300
+
+
+def test_serving_snapshot_reuses_the_batch_screen_of_its_day(service: DecisionService) -> None:
+    snap = service.snapshot
+    day = AT.astimezone(snap.engine.tz).date()
+    assert day in snap._static  # loaded with the run, not recomputed on the first call
+    assert (snap._static[day] == snap.engine.static_codes(snap.context, day)).all()

@@ -84,7 +84,7 @@ class StaticScreen:
         codes = np.zeros((n, m), dtype=np.int16)
         con = ibis.duckdb.connect()
         try:
-            base = con.create_table("context", context.attributes, temp=True)
+            base = ibis.memtable(context.attributes)  # scanned in place, not copied
             position = {c: first_code + i for i, c in enumerate(self.rule_codes)}
             for j, offer in enumerate(self.catalogue):
                 if not offer.valid_on(day):

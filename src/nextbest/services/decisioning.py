@@ -50,6 +50,7 @@ from nextbest.decide.sources import (
     record_from_json,
     synthetic_inputs,
 )
+from nextbest.decide.suitability import REGULATORY_FLOOR
 from nextbest.decide.tables import BATCH_DECISION, inputs_json, with_inputs
 from nextbest.opstore.audit import AuditTrail
 from nextbest.opstore.decisions import (
@@ -327,6 +328,7 @@ class BatchRunReport:
     violations: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
     warehouse_rows: int = 0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _decisions_dir(settings: Settings) -> Path:
@@ -485,13 +487,15 @@ def run_batch(
     note = progress or (lambda _name: None)
     at = at or datetime.now(UTC)
     seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+    cpu_seconds: dict[str, float] = {}
+    clock, cpu = time.perf_counter(), time.process_time()
 
     def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
+        nonlocal clock, cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
         seconds[name] = round(now - clock, 3)
-        clock = now
+        cpu_seconds[name] = round(now_cpu - cpu, 3)  # all threads of this process
+        clock, cpu = now, now_cpu
 
     opstore = open_opstore(settings)
     try:
@@ -534,6 +538,11 @@ def run_batch(
         lap("warehouse")
     pq.write_table(table, tmp_dir / "decisions.parquet")
     pq.write_table(context.to_table(), tmp_dir / "context.parquet")
+    # the static (eligibility/suitability/floor) codes of the run's bank day: rules are
+    # checked static-first, so they are the codes up to the regulatory floor's position
+    static_day = at.astimezone(engine.tz).date()
+    last_static = engine.position[REGULATORY_FLOOR]
+    np.save(tmp_dir / "static_codes.npy", np.where(decided.codes <= last_static, decided.codes, 0))
     meta = {
         "run_id": run_id,
         "as_of": None if as_of is None else as_of.isoformat(),
@@ -541,6 +550,7 @@ def run_batch(
         "model_version": context.model_version,
         "policy_version": policy.version,
         "catalogue_version": catalogue.version,
+        "static_codes_day": static_day.isoformat(),
     }
     (tmp_dir / "run.json").write_text(json.dumps(meta, indent=2))
     final = root / run_id
@@ -580,6 +590,7 @@ def run_batch(
         violations=() if report is None else report.violations,
         seconds=seconds,
         warehouse_rows=warehouse_rows,
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -616,6 +627,15 @@ class ServingSnapshot:
             c.campaign: unit_draws(hashes, c.seed) < c.fraction for c in spec.control_groups
         }
         self._static: dict[date, np.ndarray] = {}
+        saved = run_dir / "static_codes.npy"
+        same_rules = (meta.get("policy_version"), meta.get("catalogue_version")) == (
+            engine.versions["policy"],
+            engine.versions["catalogue"],
+        )
+        if same_rules and meta.get("static_codes_day") and saved.exists():
+            codes = np.load(saved)
+            if codes.shape == self.base.shape:  # the batch's screen of its own day
+                self._static[date.fromisoformat(str(meta["static_codes_day"]))] = codes
         self._lock = threading.Lock()
 
     def static_codes(self, day: date) -> np.ndarray:
