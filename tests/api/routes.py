@@ -19,6 +19,7 @@ PATH_VALUES = {
     "key_id": "0123456789ab",
     "policy_name": "contact_policy",
     "decision_id": "d" + "0" * 24,
+    "model_name": "churn",
 }
 
 # A valid body per (method, path) so that allowed calls reach the service.

@@ -35,7 +35,7 @@ from nextbest.security.permissions import MATRIX, Role
 from tests.api.conftest import PASSWORD, ApiWorld, api, installation  # noqa: F401
 from tests.api.routes import BODIES, operations
 from tests.api.test_decisions import TEN_AM_BANK_TIME
-from tests.api.world import CUSTOMERS
+from tests.api.world import CUSTOMERS, MODEL_NAME
 
 EXAMPLES = 2
 STATEFUL_EXAMPLES = 4
@@ -50,6 +50,7 @@ KNOWN = {
     "customer_key": [p.key for p in CUSTOMERS],
     "username": [TARGET_USER],
     "policy_name": ["contact_policy"],
+    "model_name": [MODEL_NAME],
 }
 
 
@@ -187,7 +188,7 @@ def _seeded(schema: Any, api: ApiWorld, seen: Seen) -> None:  # noqa: F811
 
 def _path_values(path: str) -> dict[str, str]:
     values = {"customer_key": CUSTOMERS[0].key, "username": TARGET_USER,
-              "policy_name": "contact_policy"}  # fmt: skip
+              "policy_name": "contact_policy", "model_name": MODEL_NAME}  # fmt: skip
     return {k: v for k, v in values.items() if "{" + k + "}" in path}
 
 

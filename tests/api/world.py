@@ -85,6 +85,64 @@ CUSTOMERS = (
 CLEAR_VALUES = tuple(
     v for p in CUSTOMERS for v in (p.name, p.id_number, p.mobile, p.email, p.income)
 )
+AS_OF = date(2026, 5, 31)
+# Distinctive sensitive figures of the understanding tables: withheld without the permission.
+CLV = tuple(98765.43 + 1000 * i for i in range(len(CUSTOMERS)))
+MONETARY = tuple(24680.17 + 100 * i for i in range(len(CUSTOMERS)))
+SENSITIVE_FIGURES = tuple(f"{v:.2f}" for v in (*CLV, *MONETARY))
+MODEL_NAME = "churn"
+
+
+def understanding_tables() -> dict[str, pa.Table]:
+    """A day of understanding results for the six customers (tags, segments, ...)."""
+    keys = [p.key for p in CUSTOMERS]
+    n = len(keys)
+    day = [AS_OF] * n
+    stages = ["active", "mature", "new", "dormant", "active", "churned"]
+    tiers = ["high", "medium", "high", "low", "medium", "low"]
+    return {
+        "customer_tag": pa.table({
+            "as_of_date": [AS_OF] * 4, "customer_key": keys[:3] + keys[:1],
+            "tag": ["affluent", "payroll", "young", "digital_first"], "tag_version": [1] * 4,
+        }),
+        "customer_segment": pa.table({
+            "as_of_date": day, "customer_key": keys, "scheme": ["cluster"] * n,
+            "segment": ["c0", "c1", "c0", "c1", "c0", "c1"],
+        }),
+        "segment_profile": pa.table({
+            "as_of_date": [AS_OF] * 2, "scheme": ["cluster"] * 2, "segment": ["c0", "c1"],
+            "label_zh": ["稳健", "活跃"], "label_en": ["steady", "active"], "customers": [3, 3],
+            "description": ["", ""],
+        }),
+        "customer_lifecycle": pa.table({
+            "as_of_date": day, "customer_key": keys, "stage": stages,
+            "previous_stage": ["new", "active", None, "active", "active", "dormant"],
+        }),
+        "customer_rfm": pa.table({
+            "as_of_date": day, "customer_key": keys, "recency_days": list(range(n)),
+            "frequency": [10] * n, "monetary": list(MONETARY), "r_score": [3] * n,
+            "f_score": [3] * n, "m_score": [3] * n, "rfm_cell": ["333"] * n,
+            "rfm_segment": ["loyal"] * n, "value_segment": ["mid"] * n,
+        }),
+        "customer_clv": pa.table({
+            "as_of_date": day, "customer_key": keys, "clv": list(CLV),
+            "margin_clv": [v / 2 for v in CLV], "expected_loss_clv": [v / 3 for v in CLV],
+            "monthly_survival": [0.97] * n, "probability_of_default": [0.0317] * n,
+            "value_tier": tiers, "budget_strategy": ["maintain"] * n,
+        }),
+    }  # fmt: skip
+
+
+def register_model(settings: Settings) -> None:
+    from nextbest.models.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.home / "models")
+    for auc in (0.71, 0.74):
+        registry.register(
+            MODEL_NAME, {"placeholder": True}, kind="churn_3m",
+            data_window=("2025-01-31", "2026-04-30"), features=["recency_days", "frequency"],
+            metrics={"auc": auc}, seed=7,
+        )  # fmt: skip
 
 
 def customer_table() -> pa.Table:
@@ -129,9 +187,12 @@ def build_installation(settings: Settings) -> tuple[OperationalStore, KeyRing]:
     try:
         with warehouse.batch("20260101T000000-test") as writer:
             writer.append("customer", customer_table())
+            for name, rows in understanding_tables().items():
+                writer.append(name, rows)
         warehouse.publish()
     finally:
         warehouse.close()
+    register_model(settings)
     return store, keyring
 
 

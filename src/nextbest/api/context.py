@@ -15,6 +15,7 @@ from nextbest.services.consents import ConsentService
 from nextbest.services.customers import CustomerService, PublishedCustomers
 from nextbest.services.decision_access import DecisionAccess
 from nextbest.services.events import EventIntake
+from nextbest.services.insights import InsightService
 from nextbest.services.policy_admin import PolicyAdmin
 from nextbest.services.privacy_requests import DataSubjectRequests
 from nextbest.services.users import UserService
@@ -39,6 +40,7 @@ class ApiContext:
     decisions: DecisionAccess
     events: EventIntake
     policy_admin: PolicyAdmin
+    insights: InsightService
 
     @classmethod
     def open(cls, settings: Settings) -> ApiContext:
@@ -62,6 +64,7 @@ class ApiContext:
             decisions=DecisionAccess(settings, store),
             events=EventIntake(store, audit),
             policy_admin=PolicyAdmin(store, audit),
+            insights=InsightService(settings, published),
         )
 
     def close(self) -> None:

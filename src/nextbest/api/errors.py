@@ -20,6 +20,7 @@ from nextbest.services.decision_access import (
     NoServingSnapshotError,
     NotInSnapshotError,
 )
+from nextbest.services.insights import InsightNotFoundError
 from nextbest.services.policy_admin import PolicyNotFoundError
 from nextbest.services.users import DuplicateUserError, UserNotFoundError
 
@@ -81,6 +82,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotInSnapshotError, 404),
     (DecisionNotFoundError, 404),
     (PolicyNotFoundError, 404),
+    (InsightNotFoundError, 404),
     (DuplicateUserError, 409),
     (LegalHoldError, 409),
     (NotPublishedError, 503),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -323,3 +323,94 @@ class OfferOut(BaseModel):
     cost_per_contact: float
     min_aum: float
     regions: list[str]
+
+
+# --- understanding, models and scores -----------------------------------------------------
+class DatedPage(Page[T], Generic[T]):
+    """A page of results from one as-of date (``null`` before the first understanding run);
+    ``withheld`` names sensitive fields nulled for this caller."""
+
+    as_of: date | None
+    withheld: list[str] = Field(default_factory=list)
+
+
+class TagOut(BaseModel):
+    code: str
+    zh: str
+    en: str
+    category: str
+    version: int
+    customers: int
+
+
+class SegmentOut(BaseModel):
+    scheme: str
+    segment: str
+    label_zh: str | None
+    label_en: str | None
+    customers: int
+    description: str | None
+
+
+class StageCountOut(BaseModel):
+    stage: str
+    zh: str
+    customers: int
+
+
+class LifecycleOut(BaseModel):
+    as_of: date | None
+    stages: list[StageCountOut]
+
+
+class ClvOut(BaseModel):
+    customer_key: str
+    clv: float | None
+    margin_clv: float | None
+    expected_loss_clv: float | None
+    monthly_survival: float | None
+    probability_of_default: float | None
+    value_tier: str
+    budget_strategy: str
+
+
+class CustomerTagOut(BaseModel):
+    code: str
+    zh: str
+    category: str
+    version: int
+
+
+class CustomerInsightOut(BaseModel):
+    customer_key: str
+    as_of: date
+    tags: list[CustomerTagOut]
+    segments: dict[str, str]
+    lifecycle_stage: str | None
+    previous_stage: str | None
+    rfm: dict[str, Scalar] | None
+    clv: dict[str, Scalar] | None
+    withheld: list[str]
+
+
+class CustomerScoresOut(BaseModel):
+    customer_key: str
+    run_id: str
+    model_version: str
+    propensity: dict[str, float | None]
+    expected_value: dict[str, float | None] | None
+    probability_of_default: float | None
+    withheld: list[str]
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str
+    kind: str
+    status: Literal["champion", "challenger"]
+    data_window: list[str]
+    features: int
+    metrics: dict[str, Scalar]
+    seed: int
+    code_version: str
+    created_at: str

@@ -62,6 +62,9 @@ class Permission(StrEnum):
     DECISION_DECIDE = "decision:decide"  # real-time decide and outcomes (front ends, systems)
     DECISION_READ = "decision:read"  # the batch run's decisions (pseudonymous keys only)
     OFFER_READ = "offer:read"
+    INSIGHT_READ = "insight:read"  # tags, segments, lifecycle, CLV (pseudonymous keys only)
+    MODEL_READ = "model:read"  # the model registry: versions, metrics, champions
+    SCORE_READ = "score:read"  # a customer's model scores from the serving snapshot
 
 
 P = Permission
@@ -84,6 +87,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.EVENT_WRITE,
             P.DECISION_DECIDE,
             P.OFFER_READ,
+            P.MODEL_READ,
         }
     ),
     Role.MARKETER: frozenset(
@@ -97,6 +101,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.DECISION_DECIDE,
             P.DECISION_READ,
             P.OFFER_READ,
+            P.INSIGHT_READ,
+            P.MODEL_READ,
+            P.SCORE_READ,
         }
     ),
     Role.ANALYST: frozenset(
@@ -109,6 +116,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.BATCH_READ,
             P.DECISION_READ,
             P.OFFER_READ,
+            P.INSIGHT_READ,
+            P.MODEL_READ,
+            P.SCORE_READ,
         }
     ),
     Role.APPROVER: frozenset(
@@ -119,6 +129,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.POLICY_READ,
             P.POLICY_WRITE,
             P.OFFER_READ,
+            P.INSIGHT_READ,
+            P.MODEL_READ,
         }
     ),
     Role.SERVICE_AGENT: frozenset(
@@ -132,6 +144,8 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.DSR_EXPORT,
             P.DECISION_DECIDE,
             P.OFFER_READ,
+            P.INSIGHT_READ,
+            P.SCORE_READ,
         }
     ),
     Role.COMPLIANCE_OFFICER: frozenset(
@@ -151,6 +165,9 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VERIFY,
             P.DECISION_READ,
             P.OFFER_READ,
+            P.INSIGHT_READ,
+            P.MODEL_READ,
+            P.SCORE_READ,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -163,6 +180,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VERIFY,
             P.DECISION_READ,
             P.OFFER_READ,
+            P.MODEL_READ,
         }
     ),
 }

@@ -11,6 +11,7 @@ from nextbest.api.routers import (
     decisions,
     events,
     health,
+    insights,
     policies,
     privacy,
     users,
@@ -30,4 +31,5 @@ ROUTERS = (
     batches.router,
     policies.router,
     decisions.router,
+    insights.router,
 )
