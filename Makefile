@@ -54,7 +54,8 @@ demo: demo-data
 test: install-test
 	$(BIN)/python -m pytest -q
 
-# `make bench BENCH_SIZE=large` runs the 1,000,000-customer figures; BENCH_SUITE picks one suite.
+# `make bench BENCH_SIZE=large` runs the 1,000,000-customer figures; BENCH_SUITE picks suites
+# (comma-separated; `generate,ingest` is the generation and ingestion pair).
 BENCH_SUITE ?= all
 BENCH_SIZE ?= small
 bench: install-test

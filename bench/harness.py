@@ -222,12 +222,17 @@ def _print_table(
 def main(argv: list[str] | None = None) -> int:
     suites = _suite_modules()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suite", choices=[*suites, "all"])
+    parser.add_argument(
+        "suite", help=f"one of {', '.join(suites)}, several joined by commas, or all"
+    )
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
-    chosen = suites if args.suite == "all" else [args.suite]
+    chosen = suites if args.suite == "all" else args.suite.split(",")
+    unknown = [s for s in chosen if s not in suites]
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(suites)}")
     with tempfile.TemporaryDirectory(prefix="nextbest-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
