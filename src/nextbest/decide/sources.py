@@ -35,6 +35,7 @@ __all__ = [
     "record_to_json",
     "seeded_scores",
     "synthetic_inputs",
+    "with_model_propensity",
 ]
 
 _FEATURE_COLUMNS = ("customer_key", "age", "risk_level", "risk_expires_on", "aum", "province")
@@ -54,6 +55,50 @@ def seeded_scores(
         propensity[:, j] = 0.2 * u**3  # mostly small, a few high
         value[:, j] = np.round(50.0 + 950.0 * v**2, 2)
     return propensity, value
+
+
+def with_model_propensity(
+    context: CustomerContext,
+    catalogue: OfferCatalogue,
+    scores: pa.Table,
+    model_version: str,
+) -> tuple[CustomerContext, dict[str, str]]:
+    """Replace seeded propensities by a propensity model's scores where it has them.
+
+    ``scores`` has ``customer_key`` and one probability column per product family (NaN or
+    null where the customer already holds the family: propensity 0). An offer whose family
+    the model does not score keeps its seeded propensity; customers the model did not score
+    (not live) get 0. Returns the new context (``model_version`` names both sources) and,
+    per offer, where its propensity came from (``model`` or ``seeded``).
+    """
+    keys = context.attributes["customer_key"]
+    index = pc.index_in(keys, value_set=pc.cast(scores["customer_key"], pa.string()))
+    found = index.is_valid().to_numpy(zero_copy_only=False)
+    rows = pc.fill_null(index, 0).to_numpy()
+    propensity = context.propensity.copy()
+    source: dict[str, str] = {}
+    for j, offer in enumerate(catalogue):
+        family = offer.product_family.value
+        if family not in scores.column_names:
+            source[offer.offer_id] = "seeded"
+            continue
+        column = pc.fill_null(pc.cast(scores[family], pa.float64()), np.nan).to_numpy()
+        value = np.where(found, column[rows] if len(column) else 0.0, 0.0)
+        propensity[:, j] = np.nan_to_num(np.clip(value, 0.0, 1.0), nan=0.0)
+        source[offer.offer_id] = "model"
+    seeded = sorted(k for k, v in source.items() if v == "seeded")
+    version = model_version + (f"+seeded:{','.join(seeded)}" if seeded else "")
+    return (
+        CustomerContext(
+            context.attributes,
+            context.offer_ids,
+            propensity,
+            context.value,
+            context.snapshot_version,
+            version,
+        ),
+        source,
+    )
 
 
 def context_from_features(

@@ -49,6 +49,7 @@ from nextbest.decide.sources import (
     context_from_features,
     record_from_json,
     synthetic_inputs,
+    with_model_propensity,
 )
 from nextbest.decide.suitability import REGULATORY_FLOOR
 from nextbest.decide.tables import BATCH_DECISION, inputs_json, with_inputs
@@ -359,15 +360,34 @@ def build_context(
                     as_of = day
     if features is not None and features.num_rows:
         version = f"feature_snapshot:{as_of}"
-        return (
-            context_from_features(features, catalogue.ids, snapshot_version=version),
-            ("snapshot"),
-            as_of,
-        )
+        context = context_from_features(features, catalogue.ids, snapshot_version=version)
+        return _model_scores(settings, context, catalogue, as_of), "snapshot", as_of
     context = synthetic_context(
         synthetic_customers, catalogue.ids, seed=seed, as_of=as_of or date(2026, 6, 1)
     )
     return context, "synthetic", as_of
+
+
+def _model_scores(
+    settings: Settings, context: CustomerContext, catalogue: OfferCatalogue, as_of: date | None
+) -> CustomerContext:
+    """The registered propensity model's scores in place of seeded ones, if there is one.
+
+    Without a registered ``propensity`` model the seeded propensities stay and the context's
+    ``model_version`` says ``seeded:...`` (recorded with every decision, shown by
+    ``nextbest decide one``). Value per offer stays seeded (no value model yet); PD stays
+    empty (no PD model is registered yet), so credit marketing fails the PD rule.
+    """
+    from nextbest.services.modelling import PROPENSITY_MODEL, model_registry, score_propensity
+
+    if not model_registry(settings).entries(PROPENSITY_MODEL):
+        return context
+    scored = score_propensity(settings, as_of=as_of)
+    scores = pa.Table.from_pandas(scored.scores, preserve_index=False)
+    updated, _ = with_model_propensity(
+        context, catalogue, scores, f"{PROPENSITY_MODEL}:{scored.version}"
+    )
+    return updated
 
 
 def _decision_table(
