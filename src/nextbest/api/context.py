@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nextbest.config import Settings
 from nextbest.opstore.batches import BatchLedger
@@ -10,6 +10,7 @@ from nextbest.opstore.inbox import Inbox
 from nextbest.opstore.policies import PolicyStore
 from nextbest.opstore.store import OperationalStore, open_opstore
 from nextbest.privacy.keys import KeyRing
+from nextbest.security.principal_cache import PrincipalCache
 from nextbest.services.audit import AuditService, anchor_path
 from nextbest.services.consents import ConsentService
 from nextbest.services.customers import CustomerService, PublishedCustomers
@@ -41,6 +42,8 @@ class ApiContext:
     events: EventIntake
     policy_admin: PolicyAdmin
     insights: InsightService
+    # callers by credential for a second: roles are not read from the store per request
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
     @classmethod
     def open(cls, settings: Settings) -> ApiContext:

@@ -60,12 +60,16 @@ class RequirePermission:
     ) -> Principal | None:
         if self.permission is None:
             return None
-        if api_key:
-            principal = context.users.principal_from_api_key(api_key)
-        elif token:
-            principal = context.users.principal_from_token(token)
-        else:
+        credential = api_key or token
+        if not credential:
             raise AuthenticationError("not authenticated: send a bearer token or X-API-Key")
+        principal = context.principals.get(credential)
+        if principal is None:
+            if api_key:
+                principal = context.users.principal_from_api_key(api_key)
+            else:
+                principal = context.users.principal_from_token(credential)
+            context.principals.put(credential, principal)
         if not principal.can(self.permission):
             raise AccessDeniedError(f"permission {self.permission.value} is required")
         request.state.principal = principal

@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from nextbest.cli.output import to_jsonable
 from nextbest.config import Settings
 from nextbest.decide.explanation import DecisionExplanation
 from nextbest.decide.offers import Offer
@@ -77,7 +76,7 @@ class BatchDecisionPage:
 def explanation_json(explanation: DecisionExplanation, *, with_inputs: bool) -> dict[str, Any]:
     """The explanation as JSON; ``with_inputs`` keeps the customer attributes each rule read
     (AUM, age...), which only callers allowed sensitive fields should see."""
-    data: dict[str, Any] = to_jsonable(explanation)
+    data = explanation.to_json()
     if not with_inputs:
         for verdict in data["verdicts"]:
             verdict.pop("inputs", None)

@@ -19,7 +19,9 @@ from nextbest.api.routers import (
 
 __all__ = ["ROUTERS"]
 
+# Routes are matched in this order: the real-time decision path first (it is the hot one).
 ROUTERS = (
+    decisions.router,
     auth.router,
     health.router,
     customers.router,
@@ -30,6 +32,5 @@ ROUTERS = (
     events.router,
     batches.router,
     policies.router,
-    decisions.router,
     insights.router,
 )

@@ -97,6 +97,7 @@ def update_user(
         )
     if body.is_active is not None:
         record = context.users.set_active(username, body.is_active, actor=principal.subject)
+    context.principals.clear()  # takes effect on the next request
     return user_out(record)
 
 
@@ -129,4 +130,5 @@ def revoke_key(
     key_id: KeyId, context: Context, principal: Annotated[Principal, Allowed(P.APIKEY_MANAGE)]
 ) -> Response:
     context.users.revoke_api_key(key_id, actor=principal.subject)
+    context.principals.clear()
     return Response(status_code=204)
