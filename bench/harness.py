@@ -44,6 +44,7 @@ class Stage:
     argv: list[str] | Callable[[dict[str, StageResult]], list[str]]
     baseline: bool = False
     compare_to: str | None = None  # the stage whose time is divided by this baseline's
+    detail: Callable[[dict[str, Any]], str] | None = None  # a note from the stage's output
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def _print_table(
         "rows",
         "rows/s",
         "ratio",
+        "detail",
     ):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for s in stages:
@@ -215,6 +217,7 @@ def _print_table(
             f"{rows:,}" if rows is not None else "",
             f"{rows / max(r.seconds, 1e-9):,.0f}" if rows else "",
             ratio,
+            s.detail(r.output) if s.detail is not None and r.output else "",
         )
     Console(width=max(Console().width, 120)).print(table)
 
