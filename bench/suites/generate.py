@@ -41,9 +41,16 @@ def stages(size: str, workdir: Path) -> list[Stage]:
         ]  # fmt: skip
 
     return [
-        Stage("generate", generate),
+        Stage("generate", generate, detail=_transactions),
         Stage("plain_write", plain, baseline=True, compare_to="generate"),
     ]
+
+
+def _transactions(output: dict[str, object]) -> str:
+    rows = output.get("rows")
+    if not isinstance(rows, dict) or "JYLS" not in rows:
+        return ""
+    return f"{rows['JYLS']:,} transactions"
 
 
 def plain_write(rows: int, out: Path, chunk: int = 2_000_000) -> dict[str, object]:

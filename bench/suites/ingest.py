@@ -50,9 +50,17 @@ def stages(size: str, workdir: Path) -> list[Stage]:
             compare_to="ingest",
         ),
         Stage(
-            "ingest", [*me, "ingest", "--export", export, "--home", str(workdir / "ingest-home")]
+            "ingest",
+            [*me, "ingest", "--export", export, "--home", str(workdir / "ingest-home")],
+            detail=_outcome,
         ),
     ]
+
+
+def _outcome(output: dict[str, object]) -> str:
+    return ", ".join(
+        f"{output[k]:,} {k}" for k in ("loaded", "flagged", "rejected", "queued") if k in output
+    )
 
 
 def _families(export: Path) -> dict[str, list[Path]]:

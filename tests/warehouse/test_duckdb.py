@@ -35,3 +35,42 @@ def test_session_time_zone_is_the_banks(settings: Settings) -> None:
     row = wh._con.execute("SELECT current_setting('TimeZone')").fetchone()
     assert row == ("Europe/Prague",)
     wh.close()
+
+
+def test_a_batch_does_not_hold_the_arrow_data_it_was_given(settings: Settings) -> None:
+    # Data registered as a view inside a transaction lives until the transaction ends, so
+    # a large batch used to keep every chunk it appended (~300 bytes a row).
+    wh = open_warehouse(settings)
+    assert isinstance(wh, DuckDBWarehouse)
+    with wh.batch("b1") as writer:
+        writer.append("customer", customers(["k0"]))
+        start = pa.total_allocated_bytes()
+        for i in range(20):
+            keys = [f"c{i}-{j}" for j in range(2_000)]
+            writer.append("customer", customers(keys))
+            writer.known_hashes("customer", writer.row_hashes("customer", customers(keys)))
+            wh.keys_present("customer", "customer_key", pa.array(keys))
+        held = pa.total_allocated_bytes() - start
+    assert held < 1_000_000  # 40,000 rows appended and probed; about 12 MB when held
+    wh.close()
+
+
+def test_a_batch_runs_under_its_memory_limit_and_restores_the_previous(
+    settings: Settings,
+) -> None:
+    wh = open_warehouse(settings)
+    assert isinstance(wh, DuckDBWarehouse)
+
+    def limit() -> str:
+        row = wh._con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    wh._con.execute("SET memory_limit = '2GiB'")
+    before = limit()
+    with wh.batch("b1"):
+        inside = limit()
+    assert inside != before
+    assert inside.startswith("953.6 MiB")  # the default batch limit, 1 GB
+    assert limit() == before
+    wh.close()

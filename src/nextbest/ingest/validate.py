@@ -22,6 +22,7 @@ from nextbest.domain.enums import IdType
 from nextbest.domain.schema import Table
 from nextbest.ingest.mapping import FileSpec, Mapping
 from nextbest.ingest.problems import ChunkProblems
+from nextbest.ingest.seen_keys import SeenKeys, key_digests
 from nextbest.ingest.text_quality import mis_encoded
 
 __all__ = ["BatchState", "Lookups", "MatchPair", "validate_chunk"]
@@ -54,7 +55,7 @@ class MatchPair:
 class BatchState:
     """What a batch has accepted so far (keys per table, identifiers per customer)."""
 
-    keys: dict[str, set[str]] = field(default_factory=dict)
+    keys: dict[str, SeenKeys] = field(default_factory=dict)  # digests of accepted keys
     identifiers: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> value -> key
     matches: list[MatchPair] = field(default_factory=list)
     # tables without any stored row when the batch began (set by the ingestion service)
@@ -197,7 +198,8 @@ def _duplicates(data: pa.Table, problems: ChunkProblems, table: Table, state: Ba
     # first eligible row is kept unless an earlier chunk had the key; the set operations on
     # the distinct keys run in C, not per row.
     rejected = problems.outcomes().rejected
-    seen = state.keys.setdefault(table.name, set())
+    # Earlier chunks are known by key digest (seen_keys), this chunk's keys exactly.
+    seen = state.keys.setdefault(table.name, SeenKeys())
     keys = _key_strings(data, table)
     eligible = _mask(pc.is_valid(keys)) & ~rejected
     dupes = np.zeros(data.num_rows, dtype=bool)
@@ -205,15 +207,14 @@ def _duplicates(data: pa.Table, problems: ChunkProblems, table: Table, state: Ba
     if rows.size:
         encoded = pc.dictionary_encode(keys.take(pa.array(rows, pa.int64())))
         codes = encoded.indices.to_numpy()
-        distinct = encoded.dictionary.to_pylist()
-        earlier = seen.intersection(distinct)
+        digests = key_digests(encoded.dictionary)
         first = np.zeros(rows.size, dtype=bool)
         first[np.unique(codes, return_index=True)[1]] = True
         dupes[rows] = ~first
-        if earlier:
-            known = np.array([k in earlier for k in distinct], dtype=bool)
+        known = seen.contains(digests)
+        if known.any():
             dupes[rows[known[codes]]] = True
-        seen.update(distinct)
+        seen.add(digests)
     problems.add("duplicate_key", table.key[0], "reject", dupes, data.column(table.key[0]))
 
 

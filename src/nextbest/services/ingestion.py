@@ -389,6 +389,9 @@ def _load(
         lookups = _StoreLookups(stores, writer)
         for src in files:
             spec = src.spec
+            # Files come grouped by table, so the keys of the tables already done can go.
+            for done in set(state.keys) - {spec.target}:  # type: ignore[union-attr]
+                del state.keys[done]
             counts = FileCounts(src.display, spec.name, spec.target)  # type: ignore[union-attr]
             for chunk in read_chunks(src, settings.ingest_chunk_rows):
                 canonical, problems = transform_chunk(chunk.data, spec, ctx)  # type: ignore[arg-type]

@@ -224,6 +224,10 @@ class Warehouse(abc.ABC):
         For referential-integrity checks; one bulk semi-join, not a query per value. Rows
         appended earlier in an open batch on this handle count as stored.
         """
+        return self._present_in(table, column, values)
+
+    def _present_in(self, table: str, column: str, values: pa.Array) -> pa.BooleanArray:
+        """Membership of ``values`` in ``column`` of ``table``; backends may do it natively."""
         return _present(self, self.table(table)[column], values)
 
     def _release_memtable(self, memtable: ibis.Table) -> None:
@@ -253,7 +257,7 @@ class Warehouse(abc.ABC):
 def known_row_hashes(wh: Warehouse, table_name: str, hashes: pa.Array) -> pa.BooleanArray:
     """Which ``hashes`` the table holds, as the writer's session sees it (staged rows included)."""
     spec = hashed_table(table_name)
-    return _present(wh, wh.table(spec.name)[spec.hash_column], hashes)
+    return wh._present_in(spec.name, spec.hash_column, hashes)  # type: ignore[arg-type]
 
 
 def _present(wh: Warehouse, stored: ibis.Column, values: pa.Array) -> pa.BooleanArray:

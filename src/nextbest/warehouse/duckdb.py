@@ -7,12 +7,17 @@ A batch is one DuckDB transaction. Appends go straight into the real tables insi
 readers on this handle (``known_hashes``, ``keys_present``) see staged rows, and a crash
 leaves nothing: DuckDB replays only committed transactions from its write-ahead log and
 blocks written optimistically for a large uncommitted insert are never referenced.
+
+Memory of a batch stays bounded however many rows it holds: Arrow data reaches SQL through
+DuckDB's replacement scan of a local variable, never as a registered view (a view dropped
+inside a transaction lives, with the Arrow table it holds, until the transaction ends), and
+the batch runs under ``batch_memory_limit`` so the table blocks it has written (already on
+disk) are evicted instead of accumulating in the buffer pool.
 """
 
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import ibis
+import numpy as np
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
@@ -35,6 +41,10 @@ __all__ = ["DuckDBWarehouse"]
 
 class WarehouseStateError(NextbestError):
     """The warehouse handle cannot do this now (read-only, batch open, batch exists)."""
+
+
+# The local variable of ``DuckDBWarehouse._execute_on`` that SQL reads Arrow data from.
+_ARROW = "_nb_arrow_rows"
 
 
 def _quote(identifier: str) -> str:
@@ -80,12 +90,12 @@ class _DuckDBBatchWriter(BatchWriter):
             columns.append(spec.hash_column)
         select = [_quote(c) for c in columns] + ["$batch_id", "$loaded_at"]
         target = [*columns, spec.batch_column, spec.loaded_at_column]
-        with self._wh._registered(rows) as view:
-            self._wh._con.execute(
-                f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, target))}) "
-                f"SELECT {', '.join(select)} FROM {view}",
-                {"batch_id": self.batch_id, "loaded_at": self.loaded_at},
-            )
+        self._wh._execute_on(
+            rows,
+            f"INSERT INTO {_quote(spec.name)} ({', '.join(map(_quote, target))}) "
+            f"SELECT {', '.join(select)} FROM {_ARROW}",
+            {"batch_id": self.batch_id, "loaded_at": self.loaded_at},
+        )
         return rows.num_rows
 
     def row_hashes(self, table_name: str, data: pa.Table) -> pa.Array:
@@ -116,6 +126,10 @@ class DuckDBWarehouse(Warehouse):
         Where :meth:`publish` writes versions; ``None`` disables publishing.
     keep_published:
         Versions kept after each publish.
+    batch_memory_limit:
+        DuckDB ``memory_limit`` while a batch is open (the previous limit is restored
+        after it), so that a batch's written table blocks are evicted rather than kept;
+        ``None`` leaves the limit alone.
     """
 
     name = "duckdb"
@@ -128,12 +142,14 @@ class DuckDBWarehouse(Warehouse):
         read_only: bool = False,
         published_dir: Path | None = None,
         keep_published: int = 3,
+        batch_memory_limit: str | None = "1GB",
     ) -> None:
         ZoneInfo(timezone)  # unknown zones fail here, not inside SQL
         self.path = Path(path)
         self.timezone = timezone
         self.published_dir = published_dir
         self.keep_published = keep_published
+        self.batch_memory_limit = batch_memory_limit
         self.capabilities = Capabilities(
             atomic_batches=True,
             concurrent_readers=False,
@@ -202,6 +218,12 @@ class DuckDBWarehouse(Warehouse):
         if self.has_batch(batch_id):
             raise WarehouseStateError(f"batch {batch_id!r} is already committed")
         writer = _DuckDBBatchWriter(self, batch_id, loaded_at or datetime.now(UTC))
+        previous_limit = None
+        if self.batch_memory_limit is not None:
+            (previous_limit,) = self._con.execute(  # type: ignore[misc]
+                "SELECT current_setting('memory_limit')"
+            ).fetchone()
+            self._con.execute("SET memory_limit = $limit", {"limit": self.batch_memory_limit})
         self._con.execute("BEGIN TRANSACTION")
         self._batch = writer
         try:
@@ -214,6 +236,8 @@ class DuckDBWarehouse(Warehouse):
         finally:
             writer._open = False
             self._batch = None
+            if previous_limit is not None:
+                self._con.execute("SET memory_limit = $limit", {"limit": previous_limit})
 
     def has_batch(self, batch_id: str) -> bool:
         union = " UNION ALL ".join(
@@ -239,25 +263,46 @@ class DuckDBWarehouse(Warehouse):
         self._con.execute("COMMIT")
         return deleted
 
-    def _release_memtable(self, memtable: ibis.Table) -> None:
-        self._con.unregister(memtable.op().name)
+    def _present_in(self, table: str, column: str, values: pa.Array) -> pa.BooleanArray:
+        # The same semi-join as the Ibis default, without an Ibis memtable: memtables are
+        # registered views, which a batch transaction would keep alive until it ends.
+        n = len(values)
+        if n == 0:
+            return pa.array([], type=pa.bool_())
+        probe = pa.table({"_pos": pa.array(np.arange(n, dtype=np.int64)), "_value": values})
+        positions = (
+            self._execute_on(
+                probe,
+                f"SELECT _pos FROM {_ARROW} WHERE _value IN "
+                f"(SELECT {_quote(column)} FROM {_quote(physical_table(table).name)})",
+            )
+            .column("_pos")
+            .to_numpy()
+        )
+        mask = np.zeros(n, dtype=bool)
+        mask[positions] = True
+        return pa.array(mask, type=pa.bool_())
 
     # --- helpers ---------------------------------------------------------------------------
-    @contextmanager
-    def _registered(self, data: pa.Table) -> Iterator[str]:
-        view = f"_nb_stage_{uuid.uuid4().hex}"
-        self._con.register(view, data)
+    def _execute_on(
+        self, data: pa.Table, sql: str, params: dict[str, object] | None = None
+    ) -> pa.Table:
+        """Run ``sql``, in which the name ``_ARROW`` reads ``data``; return its result.
+
+        DuckDB's replacement scan finds ``data`` under that name among this frame's local
+        variables; nothing enters the catalog, so nothing outlives the statement. Ibis turns
+        replacement scans off for its connection, so they are on for this statement only.
+        """
+        _nb_arrow_rows = data  # read by name from the SQL
+        self._con.execute("SET python_enable_replacements = true")
         try:
-            yield _quote(view)
+            return self._con.execute(sql, params).to_arrow_table()
         finally:
-            self._con.unregister(view)
+            self._con.execute("SET python_enable_replacements = false")
 
     def _row_hashes(self, spec: PhysicalTable, rows: pa.Table) -> pa.Array:
         # A projection keeps the input order (DuckDB's preserve_insertion_order default).
-        with self._registered(rows) as view:
-            result = self._con.execute(
-                f"SELECT {hash_text_sql(spec)} AS h FROM {view}"
-            ).to_arrow_table()
+        result = self._execute_on(rows, f"SELECT {hash_text_sql(spec)} AS h FROM {_ARROW}")
         # Mapping digits to letters in SQL (translate/replace) costs more than the hash
         # itself; on the fixed-width hex bytes it is one array lookup.
         return hex_to_letters(result.column("h"))
