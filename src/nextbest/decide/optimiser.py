@@ -71,7 +71,7 @@ class AllocationProblem:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.weight.shape  # type: ignore[return-value]
+        return self.weight.shape
 
     def take(self, rows: np.ndarray, scale: float = 1.0) -> AllocationProblem:
         """A sub-instance of ``rows`` with every limit multiplied by ``scale``."""
@@ -182,7 +182,7 @@ def reduced(problem: AllocationProblem) -> AllocationProblem:
     )
 
 
-def _constraints(problem: AllocationProblem, rows: np.ndarray, cols: np.ndarray):  # type: ignore[no-untyped-def]
+def _constraints(problem: AllocationProblem, rows: np.ndarray, cols: np.ndarray):
     # One "at most one offer" row per customer with two or more candidates; a customer
     # with a single candidate is already bounded by the variable's own upper bound of 1.
     n = problem.shape[0]

@@ -514,9 +514,7 @@ class RealtimeWriter:
         try:
             return self._idle.get_nowait(), True
         except queue.Empty:
-            fairy = self.store.engine.raw_connection()  # runs the engine's connect hooks
-            fairy.detach()  # ours from now on: no pool reset or ping per decision
-            conn = fairy.dbapi_connection
+            conn = self._detached()
             if self.sqlite:
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
                 self._start_checkpointer()
@@ -529,10 +527,14 @@ class RealtimeWriter:
             )
             self._checkpointer.start()
 
-    def _checkpoint_loop(self) -> None:
+    def _detached(self) -> Any:
+        """A DBAPI connection of the engine (its connect hooks ran), out of the pool."""
         fairy = self.store.engine.raw_connection()
-        fairy.detach()
-        conn = fairy.dbapi_connection
+        fairy.detach()  # ours from now on: no pool reset or ping per decision
+        return fairy.dbapi_connection
+
+    def _checkpoint_loop(self) -> None:
+        conn = self._detached()
         try:
             while not self._stop.wait(self._checkpoint_every):
                 if self._dirty.is_set():
