@@ -232,6 +232,12 @@ class _Server:
             argv = [sys.executable, "-m", "nextbest.cli", "serve", "--port", str(self.port)]
         self.process = _start(argv, self.env, f"{self.base}/")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used (user + system): per request, it does not depend on
+        how loaded the shared machine is, unlike latency."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -252,11 +258,16 @@ def run_fixed(target: str, workdir: Path, rate: float, seconds: float) -> dict[s
     try:
         if target == "hello":
             warm = _generate(f"{server.base}/", rate, 2, {}, None, "GET")
-            result = _generate(f"{server.base}/", rate, seconds, {}, None, "GET")
         else:
             # the first requests compute the day's eligibility for the whole snapshot
             warm = _decide_at(server, min(rate, 200), 5)
+        cpu = server.cpu_seconds()
+        if target == "hello":
+            result = _generate(f"{server.base}/", rate, seconds, {}, None, "GET")
+        else:
             result = _decide_at(server, rate, seconds)
+        cpu = server.cpu_seconds() - cpu
+        result["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, result["completed"]), 3)
     finally:
         server.close()
     return {
