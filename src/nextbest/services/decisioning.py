@@ -260,48 +260,6 @@ def batch_inputs(
     return OperationalInputs(n, consent, counts, dnd, cooldown)
 
 
-def customer_inputs(
-    opstore: OperationalStore,
-    customer_key: str,
-    policy: DecisionPolicy,
-    catalogue: OfferCatalogue,
-    at: datetime,
-    timezone: str,
-) -> OperationalInputs:
-    """One customer's live operational inputs (four small indexed queries)."""
-    local = at.astimezone(ZoneInfo(timezone))
-    channels = sorted({o.channel.value for o in catalogue})
-    with opstore.session(readonly=True) as s:
-        stored = effective_consents(opstore, [customer_key], channels, session=s)
-        caps = policy.spec.contact.caps
-        buckets = {cap.name: period_start(cap.period, local) for cap in caps}
-        since_bucket = min(buckets.values(), default=local.date())
-        rows = ContactCounters(opstore).of_customer(customer_key, since_bucket, session=s)
-        dnd = bool(DoNotDisturbList(opstore).listed([customer_key], session=s))
-        since = at - timedelta(days=policy.spec.contact.cooldown_days_after_reject)
-        rejected = DecisionLog(opstore).rejected_products([customer_key], since, session=s)
-    codes = {"granted": GRANTED, "withdrawn": WITHDRAWN}
-    consent = {
-        (purpose, channel): np.array(
-            [codes.get(stored.get((purpose, channel), {}).get(customer_key, ""), ABSENT)], np.int8
-        )
-        for purpose in ("marketing", "service")
-        for channel in channels
-    }
-    counts = {
-        cap.name: np.array([rows.get((cap.scope, cap.period, buckets[cap.name]), 0)], np.int64)
-        for cap in caps
-    }
-    cooling = rejected.get(customer_key, set())
-    return OperationalInputs(
-        1,
-        consent,
-        counts,
-        np.array([dnd]),
-        {p: np.array([True]) for p in sorted(cooling)},
-    )
-
-
 # -- batch -----------------------------------------------------------------------------------
 
 
