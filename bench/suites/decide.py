@@ -5,7 +5,10 @@ Stages:
 * ``batch`` — :func:`nextbest.services.decisioning.run_batch` on N synthetic customers × the
   shipped 15 offers: context, operational inputs from the (empty) SQLite store overlaid on
   seeded ones, every rule, global optimisation (LP on a sample, dual prices, repair), pricing,
-  Parquet output and serving snapshot.
+  warehouse table ``batch_decision``, Parquet output and serving snapshot.
+  With ``NEXTBEST_BENCH_DECIDE_HOME`` (an installation whose warehouse has a feature
+  snapshot) the N customers are resampled with replacement from that real snapshot instead
+  of generated (there is no 1M-customer warehouse to decide for otherwise).
 * ``duals`` — the decomposition at scale: on a bank of N customers (synthetic, or the
   latest feature snapshot of ``$NEXTBEST_BENCH_DUALS_HOME``, a copy of an installation that
   ran ``understand``; policy limits scaled to the bank as sized for 1M customers), the LP
@@ -49,10 +52,15 @@ def stages(size: str, workdir: Path) -> list[Stage]:
     me = [sys.executable, "-m", "bench.suites.decide"]
     n, calls = str(CUSTOMERS[size]), str(CALLS[size])
     bank, sample = DUALS[size]
+    real = os.environ.get("NEXTBEST_BENCH_DECIDE_HOME")  # resample its snapshot for "batch"
+    resample = ["--resample-home", real] if real else []
     duals_home = os.environ.get("NEXTBEST_BENCH_DUALS_HOME")  # a copy of an understood bank
     where = ["--home", duals_home] if duals_home else ["--customers", str(bank)]
     return [
-        Stage("batch", [*me, "batch", "--customers", n, "--home", str(workdir / "decide")]),
+        Stage(
+            "batch",
+            [*me, "batch", "--customers", n, "--home", str(workdir / "decide"), *resample],
+        ),
         Stage("duals", [*me, "duals", *where, "--sample", str(sample)]),
         Stage("pandas_argmax", [*me, "argmax", "--customers", n], True, "batch"),
         Stage(
@@ -65,13 +73,27 @@ def stages(size: str, workdir: Path) -> list[Stage]:
     ]
 
 
-def batch(customers: int, home: Path) -> dict[str, object]:
+def batch(customers: int, home: Path, resample_home: Path | None = None) -> dict[str, object]:
     from nextbest.config import Settings
-    from nextbest.services.decisioning import run_batch
+    from nextbest.services.decisioning import active_rules, build_context, run_batch
 
     home.mkdir(parents=True, exist_ok=True)
+    given = None
+    if resample_home is not None:  # a real snapshot resampled to the bench size
+        from nextbest.opstore.store import open_opstore
+
+        source = Settings(home=resample_home)
+        store = open_opstore(source)
+        try:
+            catalogue = active_rules(store)[1]
+        finally:
+            store.dispose()
+        real, kind, _ = build_context(source, catalogue)
+        if kind != "snapshot":
+            raise SystemExit(f"{resample_home}: no feature snapshot to resample")
+        given = real.resample(customers, seed=1)
     started = time.perf_counter()
-    report = run_batch(Settings(home=home), synthetic_customers=customers, seed=1)
+    report = run_batch(Settings(home=home), synthetic_customers=customers, seed=1, context=given)
     return {
         "rows": report.customers,
         "seconds": round(time.perf_counter() - started, 2),
@@ -79,6 +101,8 @@ def batch(customers: int, home: Path) -> dict[str, object]:
         "steps_cpu": report.cpu_seconds,
         "warehouse_rows": report.warehouse_rows,
         "load_1min": round(os.getloadavg()[0], 2),
+        "context": report.context_source,
+        "snapshot_version": report.versions.get("snapshot"),
         "with_offer": report.with_offer,
         "gain_over_greedy": report.gain_over_greedy,
         "violations": len(report.violations),
@@ -329,10 +353,11 @@ def _main() -> int:
     parser.add_argument("--home", type=Path)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--sample", type=int, default=50_000)
+    parser.add_argument("--resample-home", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.command == "batch":
-        result = batch(args.customers, args.home)
+        result = batch(args.customers, args.home, args.resample_home)
     elif args.command == "duals":
         result = duals(args.customers, args.home, args.sample, args.seed)
     elif args.command == "argmax":

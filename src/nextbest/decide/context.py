@@ -154,6 +154,22 @@ class CustomerContext:
         """One customer's attributes as plain Python values."""
         return {name: self.attributes[name][row].as_py() for name in ATTRIBUTE_TYPES}
 
+    def resample(self, n: int, seed: int = 0) -> CustomerContext:
+        """``n`` customers drawn with replacement from this context, keyed ``s0000000``…
+        (a bank of another size with the same distribution; the snapshot version says so)."""
+        rows = np.random.default_rng(seed).integers(0, len(self), n)
+        drawn = self.take(rows)
+        keys = pa.array([f"s{i:07d}" for i in range(n)])
+        attributes = drawn.attributes.set_column(0, "customer_key", keys)
+        return CustomerContext(
+            attributes,
+            self.offer_ids,
+            drawn.propensity,
+            drawn.value,
+            f"{self.snapshot_version}+resampled:{n}:{seed}",
+            self.model_version,
+        )
+
     def row_reader(self) -> RowReader:
         """Fast one-row access to the attributes (for real-time serving)."""
         return RowReader(self.attributes)

@@ -453,9 +453,12 @@ def run_batch(
     sample_size: int = 50_000,
     progress: ProgressCallback | None = None,
     to_warehouse: bool = True,
+    context: CustomerContext | None = None,
 ) -> BatchRunReport:
     """Decide for every customer and write the decisions and the serving snapshot.
 
+    ``context`` decides for a given context (e.g. a resampled snapshot in a benchmark)
+    instead of building one; its customers get seeded operational inputs like synthetic ones.
     With ``to_warehouse`` the decisions also go to the warehouse table ``batch_decision``
     (one batch named by the run id, committed whole), each row with its versions and the
     operational inputs it read.
@@ -481,15 +484,22 @@ def run_batch(
         policy, catalogue = active_rules(opstore)
         engine = DecisionEngine(policy, catalogue, settings.timezone)
         note("context")
-        context, source, as_of = build_context(
-            settings, catalogue, as_of=as_of, synthetic_customers=synthetic_customers, seed=seed
-        )
+        if context is None:
+            context, source, as_of = build_context(
+                settings,
+                catalogue,
+                as_of=as_of,
+                synthetic_customers=synthetic_customers,
+                seed=seed,
+            )
+        else:
+            source = "given"
         lap("context")
         note("operational inputs")
         keys = context.attributes["customer_key"]
         base = (
             synthetic_inputs(context.customer_keys, policy, catalogue, f"inputs-{seed}")
-            if source == "synthetic"
+            if source in ("synthetic", "given")
             else None
         )
         inputs = batch_inputs(opstore, keys, policy, catalogue, at, settings.timezone, base=base)
