@@ -737,6 +737,7 @@ class DecisionService:
         self._snapshot, self._pointer = loaded, text  # one reference swap: readers see old or new
         # the snapshot's objects live until the next swap: keep them out of the cyclic
         # collector's generations so that a full collection does not walk them mid-decision
+        gc.collect()  # garbage made so far is freed, not frozen
         gc.freeze()
         return True
 
