@@ -199,3 +199,34 @@ def test_serving_snapshot_reuses_the_batch_screen_of_its_day(service: DecisionSe
     day = AT.astimezone(snap.engine.tz).date()
     assert day in snap._static  # loaded with the run, not recomputed on the first call
     assert (snap._static[day] == snap.engine.static_codes(snap.context, day)).all()
+
+
+def test_concurrent_decisions_for_one_customer_never_exceed_a_cap(
+    service: DecisionService, opstore: OperationalStore
+) -> None:
+    import threading
+
+    key = _marketing_customer(service)  # one marketing contact already taken
+    made: list[str | None] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker(offset: int) -> None:
+        try:
+            start.wait()
+            for i in range(4):
+                at = AT + timedelta(minutes=10 * offset + i + 1)
+                made.append(service.decide_one(key, at=at).decision.campaign_id)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(made) == 16
+    marketing = [c for c in made if c not in (None, "service")]
+    assert len(marketing) == 2  # 3 a month: the first decision took one, 16 racers share 2
+    month = ContactCounters(opstore).counts([key], "all", "month", AT.date().replace(day=1))
+    assert month == {key: 3}
