@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from nextbest.api.fast_decide import DecideFastPath
 from nextbest.security.permissions import Role
 from tests.api.conftest import ApiWorld, api, installation, store_url  # noqa: F401
 from tests.api.world import CUSTOMERS
@@ -104,3 +105,43 @@ def test_offers_list_the_active_catalogue(api: ApiWorld) -> None:  # noqa: F811
     ids = [o["offer_id"] for o in offers]
     assert ids == [o.offer_id for o in api.context.decisions.offers()]
     assert "td_sms" in ids and {o["channel"] for o in offers} >= {"sms", "in_app"}
+
+
+def _fast_path(app: object) -> DecideFastPath:
+    layer = getattr(app, "middleware_stack", None)
+    while layer is not None and not isinstance(layer, DecideFastPath):
+        layer = getattr(layer, "app", None)
+    assert layer is not None
+    return layer
+
+
+def test_decide_fast_path_answers_like_the_route(api: ApiWorld) -> None:  # noqa: F811
+    headers = api.headers(Role.MARKETER)
+    body = {"customer_key": "ckdddd", "channel_context": "in_app"}
+    routed = api.client.post("/api/v1/decide", json=body, headers=headers)  # caches the caller
+    fast = _fast_path(api.client.app)
+    before = fast.served
+    quick = api.client.post("/api/v1/decide", json=body, headers=headers)
+    assert fast.served == before + 1
+    assert quick.status_code == routed.status_code == 200
+    assert quick.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    a, b = routed.json(), quick.json()
+    assert a.keys() == b.keys() and a["decision_id"] != b["decision_id"]
+    assert a["explanation"]["verdicts"][0].keys() == b["explanation"]["verdicts"][0].keys()
+    assert api.context.decisions.log.get(b["decision_id"]).customer_key == "ckdddd"
+    # the sensitive inputs follow the caller's permissions on the fast path too
+    api.client.post("/api/v1/decide", json=body, headers=api.headers(Role.ADMIN))
+    admin = api.client.post("/api/v1/decide", json=body, headers=api.headers(Role.ADMIN))
+    assert all("inputs" not in v for v in admin.json()["explanation"]["verdicts"])
+    # everything else is the route's: problem details, checked permission
+    served = fast.served
+    bad = api.client.post("/api/v1/decide", json={"customer_key": ""}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.customer_key"
+    unknown = api.client.post("/api/v1/decide", json={"customer_key": "cknobody"}, headers=headers)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    api.client.get("/api/v1/auth/me", headers=api.headers(Role.ANALYST))  # analyst now cached
+    denied = api.client.post("/api/v1/decide", json=body, headers=api.headers(Role.ANALYST))
+    assert denied.status_code == 403
+    assert api.client.post("/api/v1/decide", json=body).status_code == 401
+    assert fast.served == served  # none of these took the fast path

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from nextbest import __version__
 from nextbest.api.context import ApiContext
 from nextbest.api.errors import install_problem_handlers
+from nextbest.api.fast_decide import DecideFastPath
 from nextbest.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from nextbest.api.links import add_links
 from nextbest.api.metrics import RequestMetrics
@@ -75,6 +76,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(metrics_router)
+    app.add_middleware(DecideFastPath, path=f"{API_PREFIX}/decide")  # inside metrics and limit
     app.add_middleware(RequestMetrics, registry=app.state.registry)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 

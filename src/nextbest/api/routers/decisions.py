@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from nextbest.api.context import ApiContext
 from nextbest.api.deps import Allowed, Context, Limit, Offset
 from nextbest.api.errors import PROBLEM_RESPONSES
 from nextbest.api.schemas import (
@@ -44,6 +45,11 @@ async def decide(
     """
     # Runs on the event loop, not in the thread pool: the decision is short CPU work under
     # the GIL plus one local transaction, so a thread hop per request only adds latency.
+    return decide_now(context, body, principal)
+
+
+def decide_now(context: ApiContext, body: DecideIn, principal: Principal) -> DecisionOut:
+    """What ``POST /decide`` does, shared with its fast path (:mod:`nextbest.api.fast_decide`)."""
     request: dict[str, str] = dict(body.context)
     if body.channel_context is not None:
         request[body.channel_context.value] = "true"
