@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from nextbest.errors import NextbestError
 
@@ -213,6 +214,12 @@ def permissions_for(roles: Iterable[Role | str]) -> frozenset[Permission]:
     return frozenset(granted)
 
 
+@cache
+def _granted(roles: frozenset[Role]) -> frozenset[Permission]:
+    # a handful of role combinations exist: checked on every request, computed once each
+    return permissions_for(roles)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a user (by token) or an integration (by API key)."""
@@ -223,7 +230,7 @@ class Principal:
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_for(self.roles)
+        return _granted(self.roles)
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
