@@ -51,9 +51,9 @@ def test_lifecycle_stages_against_latent_states(figures: TruthFigures) -> None:
 
 
 def test_data_driven_segments_against_true_segments(figures: TruthFigures) -> None:
-    # Measured, with the supervised ceiling beside it (docs/understanding.md). The issue's
-    # bar (ARI >= 0.8 x ceiling) is NOT met yet: the floor below pins today's figure so a
-    # regression shows, the ratio is reported.
+    # The bar: ARI with the true segments >= 0.8 x the supervised ceiling (a
+    # classifier trained on the true segments with the same model inputs, out of fold).
+    # Measured on this bank: 0.555 vs 0.615 (docs/understanding.md).
+    assert figures.ari_ratio >= 0.8, figures
     assert figures.supervised_ari >= 0.5, figures
-    assert figures.cluster_ari >= 0.1, figures
     assert 3 <= figures.k <= 10

@@ -95,7 +95,7 @@ def measure(wh: Warehouse, bank: Path, settings: Settings, as_of: date = AS_OF) 
         .sort_values("customer_key", kind="stable")
     )
     model = SegmentModel(features=DEFAULT_FEATURES)
-    raw = model._raw(frame)
+    raw = model.inputs(frame)
     x = np.where(np.isnan(raw), np.nanmedian(raw, axis=0), raw)
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     with threadpool_limits(1):
