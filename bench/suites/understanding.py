@@ -1,10 +1,14 @@
-"""Suite ``understanding``: the feature snapshot against hand-written DuckDB SQL.
+"""Suite ``understanding``: the feature snapshot against hand-written DuckDB SQL and pandas.
 
-Runs after ``ingest`` and reads the installation it left in ``WORKDIR/ingest-home`` (if that
-is missing, the ``prepare`` stage generates and ingests a bank of the size first). The as-of
-date is the world's last month end, the load cut-off the time of the run. Stages:
+Runs after ``ingest`` and reads the installation it left in ``WORKDIR/ingest-home``. If that
+is missing, ``prepare`` builds one: at ``small`` it generates and ingests a bank of the size;
+at ``medium`` and ``large`` it generates and ingests 1/5 and 1/50 of the size (20,000
+customers) through the real pipeline and then copies every customer's rows inside DuckDB with
+suffixed keys (:func:`replicate`) up to 100,000 / 1,000,000 customers, because ingesting the
+large bank itself does not fit this machine yet (see :data:`REPLICAS`). The as-of date is the
+world's last month end, the load cut-off the time of the run. Stages:
 
-* ``prepare`` — nothing when the ingested installation exists (else generate + ingest).
+* ``prepare`` — nothing when the installation exists (else generate, ingest, replicate).
 * ``sql_baseline`` (baseline) — one hand-written DuckDB SQL statement over the same
   warehouse file: the transaction features of the snapshot (versions as known at the
   cut-off, event time up to the end of the as-of day; recency, counts, amounts and active
@@ -16,6 +20,10 @@ date is the world's last month end, the load cut-off the time of the run. Stages
   cut-off, written to Parquet.
 * ``understand`` — the whole step, ``nextbest understand run`` (snapshot, tags, lifecycle,
   rule and data-driven segments, RFM, CLV and value tiers), into the installation.
+* ``pandas`` (baseline) — the same transaction features as ``sql_baseline``, computed with
+  pandas from the raw transaction versions read out of the warehouse (:func:`pandas_features`;
+  equal to the SQL's output on a 3,000-customer bank). Last, as it needs the most memory; it
+  runs under an address-space limit and reports running out instead of failing the suite.
 
 Each prints ``rows`` = transactions read, so rows/s compares like with like.
 """
@@ -31,9 +39,13 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from bench.harness import Stage
 from bench.suites.generate import CUSTOMERS, MONTHS, bank_dir
-from bench.suites.ingest import MAPPING, export_dir
+from bench.suites.ingest import MAPPING
 
 __all__ = ["AS_OF", "stages"]
 
@@ -58,6 +70,13 @@ def stages(size: str, workdir: Path) -> list[Stage]:
         ),
         Stage("snapshot", [*me, "snapshot", *common, "--out", str(workdir / "snapshot.parquet")]),
         Stage("understand", [*me, "understand", *common]),
+        # last: at the large size it needs the most memory of all stages
+        Stage(
+            "pandas",
+            [*me, "pandas", *common, "--out", str(workdir / "pandas.parquet")],
+            baseline=True,
+            compare_to="snapshot",
+        ),
     ]
 
 
@@ -65,20 +84,73 @@ def _env(home: str) -> dict[str, str]:
     return {**os.environ, "NEXTBEST_HOME": home}
 
 
+#: Sizes built by replicating an ingested bank (customers ingested x copies). Ingesting the
+#: 1M-customer bank in one batch needed more than 24 GB and a 200k-customer batch 19 GB
+#: and 23+ minutes here (2026-12-02), so the larger sizes ingest a slice of the target size
+#: through the real pipeline and copy it inside DuckDB with suffixed keys.
+REPLICAS = {"small": 1, "medium": 5, "large": 50}
+
+#: Canonical tables copied per replica and their key columns that get the replica suffix;
+#: reference tables (``product``) are shared, derived tables are recomputed by the stages.
+REPLICATED = {
+    "customer": ("customer_key",),
+    "account": ("account_key", "customer_key"),
+    "balance": ("account_key",),
+    "transaction": ("txn_id", "account_key", "customer_key"),
+    "digital_event": ("event_id", "customer_key"),
+    "consent": ("customer_key",),
+    "kyc_status": ("customer_key",),
+    "risk_assessment": ("customer_key",),
+    "credit_instalment": ("account_key", "customer_key"),
+    "default_event": ("account_key", "customer_key"),
+}
+
+
+def replicate(warehouse: Path, copies: int) -> dict[str, int]:
+    """Append ``copies - 1`` copies of every customer's rows, keys suffixed ``~r``.
+
+    Each copy is a new customer with the same history (pseudonymous keys are opaque, so a
+    suffix makes a valid new key). Returns the rows of each table afterwards.
+    """
+    import duckdb
+
+    rows: dict[str, int] = {}
+    with duckdb.connect(str(warehouse)) as con:
+        for table, keys in REPLICATED.items():
+            renamed = ", ".join(f"{k} || '~' || r.i::varchar as {k}" for k in keys)
+            con.execute(
+                f'insert into "{table}" select t.* replace ({renamed}) '
+                f'from "{table}" t, range(1, {copies}) r(i)'
+            )
+            found = con.execute(f'select count(*) from "{table}"').fetchone()
+            rows[table] = int(found[0]) if found else 0
+    return rows
+
+
 def prepare(workdir: Path, size: str) -> dict[str, object]:
+    """Generate and ingest a bank unless ``WORKDIR/ingest-home`` holds one already.
+
+    For sizes with :data:`REPLICAS` above one, ``CUSTOMERS[size] / copies`` customers are
+    generated and ingested, then copied (:func:`replicate`).
+    """
     home = _home(workdir)
     if (home / "warehouse.duckdb").exists():
         return {"prepared": False}
+    copies = REPLICAS[size]
     cli = [sys.executable, "-m", "nextbest.cli"]
-    if not export_dir(workdir).exists():
-        subprocess.run([*cli, "generate", "--customers", str(CUSTOMERS[size]), "--months",
-                        str(MONTHS), "--seed", "1", "--out", str(bank_dir(workdir))],
-                       check=True, env=_env(str(home)))  # fmt: skip
+    bank = bank_dir(workdir) if copies == 1 else workdir / "bank-slice"
+    if not (bank / "export").exists():
+        subprocess.run([*cli, "generate", "--customers", str(CUSTOMERS[size] // copies),
+                        "--months", str(MONTHS), "--seed", "1", "--out", str(bank)],
+                       check=True, env=_env(str(home)), capture_output=True)  # fmt: skip
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run([*cli, "init"], check=True, env=_env(str(home)), capture_output=True)
-    subprocess.run([*cli, "ingest", str(export_dir(workdir)), "--mapping", str(MAPPING)],
+    subprocess.run([*cli, "ingest", str(bank / "export"), "--mapping", str(MAPPING)],
                    check=True, env=_env(str(home)), capture_output=True)  # fmt: skip
-    return {"prepared": True}
+    if copies == 1:
+        return {"prepared": True}
+    rows = replicate(home / "warehouse.duckdb", copies)
+    return {"prepared": True, "replicas": copies, "table_rows": rows}
 
 
 def _transactions(con: object, cutoff: datetime) -> int:
@@ -162,6 +234,135 @@ def run_sql(home: Path, as_of: date, out: Path) -> dict[str, object]:
     return {"rows": rows, "customers": customers[0] if customers else 0, "query_s": seconds}
 
 
+def pandas_features(txn: pd.DataFrame, customers: pd.Series, as_of: date, cutoff: datetime,
+                    end: datetime, timezone: str) -> pd.DataFrame:  # fmt: skip
+    """The baseline SQL's features with pandas, from the raw transaction versions."""
+    from nextbest.profile.catalogue import CHANNEL_MIX, SPEND_CATEGORIES
+
+    t = txn[txn["_loaded_at"] <= pd.Timestamp(cutoff)]
+    # newest version of each transaction: only ids seen more than once need sorting
+    dup = t["txn_id"].duplicated(keep=False)
+    if dup.any():
+        newest = (
+            t[dup]
+            .sort_values(["txn_id", "_loaded_at", "_batch_id"])
+            .drop_duplicates("txn_id", keep="last")
+        )
+        t = pd.concat([t[~dup], newest])
+    t = t.drop(columns=["txn_id", "_batch_id", "_loaded_at"])
+    t = t[t["txn_time"] < pd.Timestamp(end)]
+    day = t["txn_time"].dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+    days_ago = (pd.Timestamp(as_of) - day).dt.days.to_numpy()
+    channel = t["channel"]
+    ci = (channel != "system").to_numpy()
+    amount = t["amount"].astype("float64")
+    debit = (t["direction"] == "debit").to_numpy()
+    cat = t["merchant_category"]
+    spend = ci & (days_ago < 365) & debit & cat.notna().to_numpy() & (cat != "none").to_numpy()
+    key = t["customer_key"]
+    cols: dict[str, pd.Series] = {}
+
+    def by_key(mask: np.ndarray, values: pd.Series | None = None, how: str = "sum") -> pd.Series:
+        if values is None:
+            return key[mask].value_counts()
+        grouped = values[mask].groupby(key[mask], observed=True)
+        return grouped.nunique() if how == "nunique" else grouped.agg(how)
+
+    cols["last_txn_date"] = by_key(ci, day, "max")
+    for w in (30, 90, 365):
+        m = ci & (days_ago < w)
+        cols[f"txn_count_{w}d"] = by_key(m)
+        cols[f"txn_amount_{w}d"] = by_key(m, amount)
+        cols[f"txn_days_{w}d"] = by_key(m, day, "nunique")
+    cols["spend_amount_365d"] = by_key(spend, amount)
+    cols["txn_count_prev_90d"] = by_key(ci & (days_ago >= 90) & (days_ago < 180))
+    y, mo = divmod(as_of.year * 12 + as_of.month - 1 - 5, 12)
+    salary = (
+        (t["direction"] == "credit").to_numpy()
+        & (t["counterparty_type"] == "employer").to_numpy()
+        & (day >= pd.Timestamp(date(y, mo + 1, 1))).to_numpy()
+    )
+    cols["salary_months_6m"] = by_key(salary, day.dt.year * 100 + day.dt.month, "nunique")
+    cols["salary_total_6m"] = by_key(salary, amount)
+    digital = channel.isin(["mobile_app", "online_banking"]).to_numpy()
+    cols["digital_txn_90d"] = by_key(ci & (days_ago < 90) & digital)
+    for c in SPEND_CATEGORIES:
+        cols[f"spend_{c.value}"] = by_key(spend & (cat == c.value).to_numpy(), amount)
+    for c in CHANNEL_MIX:
+        cols[f"channel_{c.value}"] = by_key(ci & (days_ago < 90) & (channel == c.value).to_numpy())
+    # SQL: count(...) filter gives 0, sum(...) filter null, for a customer with other rows
+    out = pd.DataFrame(cols).reindex(key.unique())
+    counts = [
+        c
+        for c in cols
+        if c.startswith(("txn_count", "txn_days", "channel_"))
+        or c in ("salary_months_6m", "digital_txn_90d")
+    ]
+    out[counts] = out[counts].fillna(0)
+    out = out.reindex(pd.Index(customers.unique(), name="customer_key"))
+    return out.reset_index()
+
+
+_CATEGORICAL = (
+    "customer_key",
+    "direction",
+    "channel",
+    "merchant_category",
+    "counterparty_type",
+    "_batch_id",
+)
+
+
+def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
+    """Read the raw transaction versions into pandas and compute the baseline's features.
+
+    Runs under an address-space limit (``NEXTBEST_BENCH_PANDAS_GB``, default 16) so that it
+    cannot take the shared machine down: running out is reported, not fatal.
+    """
+    import resource
+
+    gb = float(os.environ.get("NEXTBEST_BENCH_PANDAS_GB", "16"))
+    resource.setrlimit(resource.RLIMIT_AS, (int(gb * 2**30), int(gb * 2**30)))
+    try:
+        return _run_pandas(home, as_of, out)
+    except MemoryError:
+        return {"failed": f"MemoryError under a {gb:g} GB address-space limit"}
+
+
+def _run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
+    import duckdb
+
+    from nextbest.profile.features import SnapshotPoint
+
+    cutoff = datetime.now(UTC)
+    point = SnapshotPoint(as_of, cutoff)
+    started = time.perf_counter()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        # the amount as double, as the SQL baseline reads it (pandas has no fast decimal);
+        # repeated strings become categoricals, as a pandas user would load them at 50M+
+        txn = con.sql(
+            "select customer_key, txn_id, txn_time, cast(amount as double) amount, "
+            "direction, channel, merchant_category, counterparty_type, _batch_id, "
+            '_loaded_at from "transaction"'
+        ).to_arrow_table()
+        txn = pa.table(
+            {
+                name: txn.column(name).dictionary_encode() if name in _CATEGORICAL else col
+                for name, col in zip(txn.column_names, txn.columns, strict=True)
+            }
+        ).to_pandas(self_destruct=True)
+        customers = (
+            con.sql("select customer_key, _loaded_at from customer").to_arrow_table().to_pandas()
+        )
+    loaded = time.perf_counter()
+    customers = customers.loc[customers["_loaded_at"] <= pd.Timestamp(cutoff), "customer_key"]
+    frame = pandas_features(txn, customers, as_of, cutoff, point.day_end, point.timezone)
+    frame.to_parquet(out, index=False)
+    done = time.perf_counter()
+    return {"rows": len(txn), "customers": len(frame), "load_s": loaded - started,
+            "compute_s": done - loaded}  # fmt: skip
+
+
 def run_snapshot(home: Path, as_of: date, out: Path) -> dict[str, object]:
     import pyarrow.parquet as pq
 
@@ -204,7 +405,7 @@ def run_understand(home: Path, as_of: date) -> dict[str, object]:
 
 def _main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.suites.understanding")
-    parser.add_argument("command", choices=["prepare", "sql", "snapshot", "understand"])
+    parser.add_argument("command", choices=["prepare", "sql", "pandas", "snapshot", "understand"])
     parser.add_argument("--home", type=Path)
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     parser.add_argument("--out", type=Path)
@@ -215,6 +416,8 @@ def _main() -> int:
         result = prepare(args.workdir, args.size)
     elif args.command == "sql":
         result = run_sql(args.home, args.as_of, args.out)
+    elif args.command == "pandas":
+        result = run_pandas(args.home, args.as_of, args.out)
     elif args.command == "snapshot":
         result = run_snapshot(args.home, args.as_of, args.out)
     else:
