@@ -120,39 +120,63 @@ def training_set(home: Path, out: Path) -> dict[str, object]:
             "points": len(spec.train_as_of) + 1}  # fmt: skip
 
 
-def _draw(keys, customers: int):  # type: ignore[no-untyped-def]
+def _expand(frame, drawn, max_rows: int | None = None):  # type: ignore[no-untyped-def]
+    """Each row of ``frame`` once per draw of its customer (new key ``key#draw``).
+
+    With ``max_rows``, only a seeded uniform sample of that many of the expanded rows is
+    materialised — the sample :class:`ChurnModel` itself would draw (``sample_rows``).
+    """
     import numpy as np
 
-    rng = np.random.default_rng(SEED)
-    return keys[rng.integers(0, len(keys), customers)]
+    from nextbest.models.churn import sample_rows
+
+    keys = frame["customer_key"].to_numpy()
+    order = np.argsort(drawn, kind="stable")
+    sorted_draws = drawn[order]
+    uniq, start, copies = np.unique(sorted_draws, return_index=True, return_counts=True)
+    pos = np.searchsorted(uniq, keys)
+    pos = np.clip(pos, 0, len(uniq) - 1)
+    known = uniq[pos] == keys
+    rep = np.where(known, copies[pos], 0)
+    row = np.repeat(np.arange(len(frame)), rep)
+    offset = np.arange(row.size) - np.repeat(np.cumsum(rep) - rep, rep)
+    if max_rows is not None:
+        keep = sample_rows(row.size, max_rows, SEED)
+        row, offset = row[keep], offset[keep]
+    draw = order[start[pos[row]] + offset]
+    out = frame.iloc[row].reset_index(drop=True)
+    out["customer_key"] = out["customer_key"].astype(str) + "#" + draw.astype(str)
+    return out
 
 
 def resample(out: Path, customers: int) -> dict[str, object]:
     import numpy as np
     import pandas as pd
 
+    from nextbest.models.churn import ChurnModel
+    from nextbest.models.training_sets import HISTORY_BASE
+
     base = pd.read_parquet(out / "snapshot_0.parquet", columns=["customer_key"])
     keys = base["customer_key"].to_numpy()
-    drawn = _draw(keys, customers)
-    mapping = pd.DataFrame({"customer_key": drawn,
-                            "copy": np.arange(customers, dtype=np.int64)})  # fmt: skip
-
-    def expand(frame: pd.DataFrame) -> pd.DataFrame:
-        merged = frame.merge(mapping, on="customer_key", how="inner", sort=False)
-        merged["customer_key"] = (
-            merged["customer_key"].astype(str) + "#" + merged["copy"].astype(str)
-        )
-        return merged.drop(columns="copy")
-
+    drawn = keys[np.random.default_rng(SEED).integers(0, len(keys), customers)]
+    source = pd.read_parquet(out / "training.parquet")
+    train = source[source["role"] == "train"]
+    full_rows = int(pd.Series(drawn).map(train["customer_key"].value_counts()).fillna(0).sum())
+    # the fit reads what ChurnModel would sample from the full set (memory: the full set of
+    # a 1M-customer bank is ~3.4M rows x 180 columns)
+    expanded = _expand(train, drawn, ChurnModel().max_rows)
+    val = _expand(source[source["role"] == "validation"], drawn, 200_000)
+    pd.concat([expanded, val], ignore_index=True).to_parquet(out / "training_n.parquet")
+    del source, train, expanded, val
     rows = 0
-    train = expand(pd.read_parquet(out / "training.parquet"))
-    train.to_parquet(out / "training_n.parquet")
-    rows += len(train)
     for path in sorted(out.glob("snapshot_?.parquet")):
-        snap = expand(pd.read_parquet(path))
+        lag = path.stem != "snapshot_0"
+        cols = ["customer_key", "stage", *HISTORY_BASE] if lag else None
+        snap = _expand(pd.read_parquet(path, columns=cols), drawn)
         snap.to_parquet(path.with_name(path.stem + "_n.parquet"))
         rows += len(snap)
-    return {"rows": rows, "customers": customers, "training_rows": len(train),
+    return {"rows": rows, "customers": customers, "training_rows_full": full_rows,
+            "training_rows_written": min(full_rows, ChurnModel().max_rows or full_rows),
             "resampled_from": len(keys)}  # fmt: skip
 
 
@@ -185,7 +209,7 @@ def fit(out: Path) -> dict[str, object]:
     model = ChurnModel(seed=SEED).fit(ts)
     seconds = time.perf_counter() - started
     joblib.dump(model, out / "churn.joblib")
-    ev = model.evaluate(ts)
+    ev = model.evaluate(ts)  # on up to 200,000 sampled validation rows
     return {"rows": int(y.size), "events": int(y.sum()), "fit_s": round(seconds, 2),
             "validation_auc": round(ev.auc, 4)}  # fmt: skip
 

@@ -6,19 +6,25 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from pandas.testing import assert_frame_equal
 
 from nextbest.models.training_sets import (
+    HISTORY_BASE,
     MODEL_FEATURES,
     ChurnTarget,
     TrainingSetError,
     TrainingSpec,
     build_training_set,
     default_spec,
+    history_columns,
+    lags_of,
+    model_frame,
 )
+from nextbest.profile.features import shift_month_end
 from nextbest.warehouse.duckdb import DuckDBWarehouse
 from nextbest.warehouse.layout import physical_table
 from tests.models.generated import generated_bank
@@ -54,6 +60,24 @@ def test_churn_set_has_live_customers_per_point_and_no_date_features() -> None:
     X, y = ts.part("validation")
     assert len(X) == len(y) and 0.005 < y.mean() < 0.2
     assert ts.part("train")[1].sum() >= 30
+
+
+def test_history_features_compare_with_earlier_month_ends_only() -> None:
+    gb = generated_bank()
+    day = gb.spec.validation_as_of
+    frame = model_frame(gb.frames, day, (1, 3))
+    now = gb.frames.at(day)
+    before = gb.frames.at(shift_month_end(day, -3)).set_index("customer_key")
+    then = before.reindex(now["customer_key"].to_numpy())
+    assert set(history_columns((1, 3))) <= set(frame.columns)
+    assert len(frame) == len(now) and (frame["customer_key"] == now["customer_key"]).all()
+    expected = now["txn_count_30d"].to_numpy(float) - then["txn_count_30d"].to_numpy(float)
+    assert np.allclose(frame["txn_count_30d_chg_3m"], expected, equal_nan=True)
+    expected = np.log1p(now["aum"].to_numpy(float)) - np.log1p(then["aum"].to_numpy(float))
+    assert np.allclose(frame["aum_chg_3m"], expected, equal_nan=True)
+    assert (frame["stage_3m_ago"].to_numpy() == then["stage"].to_numpy()).sum() > len(now) / 2
+    assert lags_of(history_columns((1, 2, 3))) == (1, 2, 3) and lags_of(MODEL_FEATURES) == ()
+    assert all(f"{c}_chg_1m" in history_columns((1,)) for c in HISTORY_BASE)
 
 
 def _append_version(wh: DuckDBWarehouse, table: str, rows: pa.Table, batch: str, at) -> None:

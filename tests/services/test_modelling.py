@@ -1,4 +1,4 @@
-"""Churn workflow over an installation: train and register, score with drift, warn, CLI."""
+"""Model workflows over an installation: churn (train, score with drift, warn), propensity, CLI."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import json
 
 from nextbest.services.modelling import (
     CHURN_MODEL,
+    PROPENSITY_MODEL,
     model_registry,
+    propensity_choice,
     score_churn,
+    score_propensity,
     train_churn,
+    train_propensity,
     warn_churn,
 )
 from tests.models.generated import LAST_DAY, generated_bank
@@ -32,7 +36,8 @@ def test_train_register_score_warn_and_registry_cli() -> None:
     registry = model_registry(gb.settings)
     assert registry.champion_version(CHURN_MODEL) == entry.version != second.entry.version
 
-    scores = score_churn(gb.settings, as_of=gb.spec.validation_as_of, warehouse=gb.warehouse)
+    scores = score_churn(gb.settings, as_of=gb.spec.validation_as_of, warehouse=gb.warehouse,
+                         frames=gb.frames)  # fmt: skip
     assert scores.version == entry.version and len(scores.scores) > 1500
     assert scores.scores["probability"].between(0, 1).all()
     # the population three months after training is close to the training population
@@ -40,7 +45,7 @@ def test_train_register_score_warn_and_registry_cli() -> None:
     psi = {r.variable: r.psi for r in scores.drift.results}
     assert "score" in psi and psi["score"] < 0.25
     warnings = warn_churn(gb.settings, as_of=gb.spec.validation_as_of, limit=10,
-                          warehouse=gb.warehouse)  # fmt: skip
+                          warehouse=gb.warehouse, frames=gb.frames)  # fmt: skip
     assert 0 < len(warnings) <= 10 and warnings[0].reasons
 
     listed = run_cli(gb.settings, "model", "registry", "list", "--json")
@@ -55,3 +60,26 @@ def test_train_register_score_warn_and_registry_cli() -> None:
     assert json.loads(promoted.stdout)["champion"] == second.entry.version
     missing = run_cli(gb.settings, "model", "registry", "promote", "churn", "v0099")
     assert missing.returncode != 0 and "no version 'v0099'" in (missing.stderr + missing.stdout)
+
+
+def test_propensity_train_choice_score_and_cli() -> None:
+    gb = generated_bank()
+    trained = train_propensity(
+        gb.settings, train_points=2, seed=3, last_day=LAST_DAY, bank=gb.bank,
+        warehouse=gb.warehouse, frames=gb.frames,
+    )  # fmt: skip
+    assert trained.entry.name == PROPENSITY_MODEL and trained.entry.kind == "propensity_3m"
+    assert trained.choice and set(trained.choice.values()) <= {"model", "rules", "als"}
+    rows = {f["family"]: f for f in trained.comparison["families"]}
+    assert "oracle" in rows["time_deposit"]["auc"]
+    # the choice is data in the registry, readable without loading the model
+    assert propensity_choice(gb.settings) == trained.choice
+    scored = score_propensity(gb.settings, as_of=gb.spec.validation_as_of,
+                              warehouse=gb.warehouse, frames=gb.frames)  # fmt: skip
+    assert scored.version == trained.entry.version and len(scored.scores) > 1500
+    assert scored.scores.columns[0] == "customer_key"
+    assert scored.scores["demand_deposit"].isna().all()  # everyone holds it
+    assert scored.scores["time_deposit"].dropna().between(0, 1).all()
+    shown = run_cli(gb.settings, "model", "propensity", "choice", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == trained.choice

@@ -584,6 +584,48 @@ def propensity_choice_cmd(
     emit(choice, as_json, render)
 
 
+@model_app.command("demo-check")
+def demo_check(
+    bank: Annotated[Path, typer.Option("--bank", help="The generated demo bank folder.")],
+    points: Annotated[
+        int, typer.Option("--points", min=1, help="Training as-of dates (month ends).")
+    ] = 4,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Training seed.")] = 42,
+    as_json: bool = JsonOption,
+) -> None:
+    """Train churn and propensity on a demo bank and check them against the world's truth."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import demo_model_check
+
+    with Progress(
+        TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+        transient=True, disable=as_json,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("demo check")
+        result = demo_model_check(
+            load_settings(), bank, train_points=points, seed=seed,
+            on_step=lambda m: progress.update(task, description=m),
+        )  # fmt: skip
+
+    def render(r: dict[str, Any]) -> None:
+        c = r["churn"]
+        console.print(
+            f"churn {c['version']}: AUC {c['auc']:.4f}, oracle {c['oracle']:.4f}, recency "
+            f"{c['recency']:.4f}, RFM {c['rfm']:.4f} ({c['rows']:,} rows, {c['events']:,} "
+            f"churners) — {'meets' if c['meets'] else 'MISSES'} the bars"
+        )
+        table = Table("family", "adoptions", "chosen", "AUC", "oracle", "gap", "bar")
+        for f in r["propensity"]["families"]:
+            gap = f["auc"] - f["oracle"] if f["auc"] is not None else float("nan")
+            bar = ("meets" if f["meets"] else "MISSES") if f["evidence"] else "(< 200)"
+            auc = f"{f['auc']:.3f}" if f["auc"] is not None else ""
+            table.add_row(f["family"], f"{f['adoptions']:,}", f["chosen"] or "", auc,
+                          f"{f['oracle']:.3f}", f"{gap:+.3f}", bar)  # fmt: skip
+        console.print(table)
+
+    emit(result, as_json, render)
+
+
 def register(app: typer.Typer) -> None:
     model_app.add_typer(churn_app, name="churn")
     model_app.add_typer(propensity_app, name="propensity")

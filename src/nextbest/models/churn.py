@@ -42,6 +42,7 @@ __all__ = [
     "RetentionHook",
     "RiskBands",
     "churn_baselines",
+    "sample_rows",
     "trigger_retention",
 ]
 
@@ -126,6 +127,13 @@ class ChurnEvaluation:
         return data
 
 
+def sample_rows(n: int, size: int, seed: int) -> NDArray[np.int64]:
+    """Sorted positions of a seeded uniform sample of ``size`` of ``n`` rows (all if fewer)."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
 def _pct_rank(values: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(pd.Series(values).rank(pct=True).to_numpy(), dtype=np.float64)
 
@@ -158,9 +166,16 @@ class ChurnModel:
     Parameters
     ----------
     classifier:
-        Unfitted template (default: ``TabularClassifier(calibration="sigmoid")``).
+        Unfitted template (default: ``TabularClassifier(calibration="sigmoid",
+        calibration_folds=2)`` — Platt scaling on out-of-fold scores of two folds: a
+        one-parameter-pair calibrator needs no more, and it halves the fit time against
+        five folds on large banks).
     seed:
         Seed given to the classifier.
+    max_rows:
+        The classifier is fitted on at most this many training rows, a seeded uniform sample
+        (uniform keeps the churn rate, so the calibration stays valid); bounds fit time and
+        memory on large banks. None: every row.
 
     Attributes
     ----------
@@ -172,19 +187,28 @@ class ChurnModel:
         The training set's summary (as-of dates, rows, events).
     """
 
-    def __init__(self, classifier: TabularClassifier | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        classifier: TabularClassifier | None = None,
+        seed: int = 0,
+        max_rows: int | None = 1_000_000,
+    ) -> None:
         self.classifier = classifier
         self.seed = seed
+        self.max_rows = max_rows
 
     def fit(self, training: TrainingSet) -> ChurnModel:
         """Fit on the ``train`` rows of ``training``; returns ``self``."""
         X, y = training.part("train")
+        if self.max_rows is not None and y.size > self.max_rows:
+            keep = sample_rows(y.size, self.max_rows, self.seed)
+            X, y = X.iloc[keep].reset_index(drop=True), y[keep]
         if y.sum() < 10 or (y.size - y.sum()) < 10:
             raise ChurnError(
                 f"training rows hold {int(y.sum())} churn event(s) of {y.size}: at least 10 "
                 "events and 10 non-events are needed; add earlier as-of dates"
             )
-        template = self.classifier or TabularClassifier(calibration="sigmoid")
+        template = self.classifier or TabularClassifier(calibration="sigmoid", calibration_folds=2)
         params = template.get_params()
         params["random_state"] = self.seed
         self.classifier_ = TabularClassifier(**params).fit(X, y)
