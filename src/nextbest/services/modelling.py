@@ -544,7 +544,9 @@ def demo_model_check(
         row = {"family": f["family"], "adoptions": f["adoptions"], "chosen": chosen,
                "auc": score, "oracle": auc["oracle"], "evidence": f["adoptions"] >= MIN_EVIDENCE,
                "all": auc}  # fmt: skip
-        row["meets"] = (score is not None and score >= auc["oracle"] - 0.05) or not row["evidence"]
+        row["meets"] = bool(
+            (score is not None and score >= auc["oracle"] - 0.05) or not row["evidence"]
+        )
         families.append(row)
     return {
         "churn": {
@@ -555,8 +557,10 @@ def demo_model_check(
             "oracle": base.get("oracle"),
             "recency": base["recency"],
             "rfm": base["rfm"],
-            "meets": ev["auc"] >= base.get("oracle", 1.0) - 0.03
-            and ev["auc"] >= max(base["recency"], base["rfm"]) + 0.05,
+            "meets": bool(
+                ev["auc"] >= base.get("oracle", 1.0) - 0.03
+                and ev["auc"] >= max(base["recency"], base["rfm"]) + 0.05
+            ),
             "seconds": churn.seconds,
         },
         "propensity": {
@@ -564,7 +568,7 @@ def demo_model_check(
             "families": families,
             "precision_at_k": prop.comparison["precision_at_k"],
             "choice": prop.choice,
-            "meets": all(f["meets"] for f in families),
+            "meets": bool(all(f["meets"] for f in families)),
             "seconds": prop.seconds,
         },
         "seconds": {"churn": t1 - t0, "propensity": t2 - t1},
