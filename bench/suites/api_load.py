@@ -46,6 +46,9 @@ SEARCH_SECONDS = {"small": 5, "medium": 10, "large": 15}
 CUSTOMERS = 10_000
 P99_GOAL_MS = 10.0
 SERVER_CORE, GENERATOR_CORE = 0, 1
+# ``--priority N``: server and generator run at nice -N (root), ahead of the other work on a
+# shared machine, so that their latency is less the scheduler's; reported with the figures.
+PRIORITY: list[str] = []
 
 
 def stages(size: str, workdir: Path) -> list[Stage]:
@@ -105,6 +108,7 @@ def _start(argv: list[str], env: dict[str, str], url: str) -> subprocess.Popen[b
     import httpx
 
     pin = ["taskset", "-c", str(SERVER_CORE)] if _two_cores() else []
+    pin += PRIORITY
     process = subprocess.Popen(
         [*pin, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -141,7 +145,8 @@ def _generate(
         "customers": customers,
         "method": method,
     }
-    argv = [sys.executable, "-m", "bench.suites.api_load", "generate", "--spec", json.dumps(spec)]
+    argv = [*PRIORITY, sys.executable, "-m", "bench.suites.api_load", "generate", "--spec",
+            json.dumps(spec)]  # fmt: skip
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -276,6 +281,7 @@ def run_fixed(target: str, workdir: Path, rate: float, seconds: float) -> dict[s
         "warm_up": warm,
         **result,
         "goal_met": _passes(result),
+        "priority": " ".join(PRIORITY) or "default",
         "load_average": _load_average(),
     }
 
@@ -306,6 +312,8 @@ def run_search(workdir: Path, seconds: float, start: float = 50, steps: int = 4)
             good, bad = bad, bad * 2
             if bad > 8000:
                 break
+        if good == 0.0:  # fails even at the start: latency is the machine's, not the rate's
+            steps = 0
         for _ in range(steps):
             middle = round((good + bad) / 2)
             if middle in (good, bad):
@@ -320,6 +328,7 @@ def run_search(workdir: Path, seconds: float, start: float = 50, steps: int = 4)
         "rows": len(tried),
         "best_rate": good,
         "first_failing_rate": bad,
+        "priority": " ".join(PRIORITY) or "default",
         "tried": tried,
         "load_average": _load_average(),
     }
@@ -335,6 +344,7 @@ def run_hey(workdir: Path, rate: float, seconds: float, workers: int = 50) -> di
         _decide_at(server, 100, 5)
         body = json.dumps({"customer_key": "cust0000042", "channel_context": "in_app"})
         pin = ["taskset", "-c", str(GENERATOR_CORE)] if _two_cores() else []
+        pin += PRIORITY
         argv = [
             *pin,
             hey,
@@ -386,7 +396,10 @@ def _main() -> int:
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--spec", help="(internal) the generator's job as JSON")
+    parser.add_argument("--priority", type=int, default=0, help="run at nice -N (root)")
     args = parser.parse_args()
+    if args.priority:
+        PRIORITY[:] = ["nice", "-n", str(-args.priority)]
     if args.command == "generate":
         result = _generate_here(json.loads(args.spec))
     elif args.command in ("hello", "decide"):
