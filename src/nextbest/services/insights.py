@@ -102,7 +102,7 @@ def gate(row: Mapping[str, Any], principal: Principal) -> tuple[dict[str, Any], 
 
 def _latest(wh: Warehouse, table: str) -> date | None:
     value = wh.to_arrow(wh.table(table).as_of_date.max().name("m").as_table()).column(0)[0]
-    return value.as_py()  # type: ignore[no-any-return]
+    return value.as_py()
 
 
 def _on(wh: Warehouse, table: str, as_of: date) -> ibis.Table:
