@@ -18,8 +18,9 @@ world's last month end, the load cut-off the time of the run. Stages:
   app events, credit or risk, so the ratio *overstates* the snapshot's cost.
 * ``snapshot`` — ``snapshot_features`` (every catalogue feature) for the same as-of date and
   cut-off, written to Parquet.
-* ``understand`` — the whole step as ``nextbest understand run`` runs it (snapshot, tags, lifecycle,
-  rule and data-driven segments, RFM, CLV and value tiers), into the installation.
+* ``understand`` — the whole step as ``nextbest understand run`` runs it (snapshot, tags,
+  lifecycle, rule and data-driven segments, RFM, CLV and value tiers), into the
+  installation, in the stage's process so that the DuckDB memory cap applies.
 * ``pandas`` (baseline) — the same transaction features as ``sql_baseline``, computed with
   pandas from the raw transaction versions read out of the warehouse (:func:`pandas_features`;
   equal to the SQL's output on a 3,000-customer bank). Last, as it needs the most memory; it
