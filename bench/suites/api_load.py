@@ -51,28 +51,41 @@ SERVER_CORE, GENERATOR_CORE = 0, 1
 PRIORITY: list[str] = []
 
 
+def _fixed_note(out: dict[str, Any]) -> str:
+    return (
+        f"{out['rate']:.0f}/s: p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
+        f"{out['errors']} errors, {out['server_cpu_ms_per_request']} ms CPU/request, "
+        f"load {out['load_average'][0]}"
+    )
+
+
+def _search_note(out: dict[str, Any]) -> str:
+    return (
+        f"best {out['best_rate']:.0f}/s with p99 <= {P99_GOAL_MS:.0f} ms "
+        f"(first failing {out['first_failing_rate']:.0f}/s), load {out['load_average'][0]}"
+    )
+
+
 def stages(size: str, workdir: Path) -> list[Stage]:
     def drive(command: str, *extra: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "bench.suites.api_load",
-            command,
-            "--workdir",
-            str(workdir / "nextbest"),
-            *extra,
-        ]
+        return [sys.executable, "-m", "bench.suites.api_load", command,
+                "--workdir", str(workdir / "nextbest"), *extra]  # fmt: skip
 
     seconds = str(SECONDS[size])
     return [
-        Stage("decide", drive("decide", "--rate", str(RATE), "--seconds", seconds)),
+        Stage(
+            "decide", drive("decide", "--rate", str(RATE), "--seconds", seconds), detail=_fixed_note
+        ),
         Stage(
             "hello",
             drive("hello", "--rate", str(RATE), "--seconds", seconds),
             baseline=True,
             compare_to="decide",
+            detail=_fixed_note,
         ),
-        Stage("search", drive("search", "--seconds", str(SEARCH_SECONDS[size]))),
+        Stage(
+            "search", drive("search", "--seconds", str(SEARCH_SECONDS[size])), detail=_search_note
+        ),
     ]
 
 
