@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy.orm import Session
 
 from nextbest.config import Settings
 from nextbest.domain import identity
@@ -311,30 +312,38 @@ def _finish(
         )
         for m in dict.fromkeys(matches)
     ]
-    consents = _consent_events(stores, batch_id)
     with stores.opstore.session() as session:
         stores.vault.commit_batch(batch_id, session=session)
-        ConsentLedger(stores.opstore).record(consents, batch_id=batch_id, session=session)
+        _record_consents(stores, batch_id, session)
         MatchQueue(stores.opstore).add_many(batch_id, candidates, session=session)
         stores.ledger.finish(batch_id, counts, session=session)
 
 
-def _consent_events(stores: Stores, batch_id: str) -> list[ConsentEvent]:
-    """The batch's consent rows, for the operational store's ledger (their system of record)."""
+_CONSENT_CHUNK = 100_000
+
+
+def _record_consents(stores: Stores, batch_id: str, session: Session) -> None:
+    """Copy the batch's consent rows to the operational store's ledger (their system of
+    record), inside ``session``; chunk by chunk, so memory does not grow with the batch."""
     wh = stores.warehouse
     consent = wh.table("consent")
-    rows = wh.to_arrow(consent.filter(consent._batch_id == batch_id)).to_pylist()
-    return [
-        ConsentEvent(
-            customer_key=r["customer_key"],
-            purpose=r["purpose"],
-            channel=r["channel"],
-            status=r["status"],
-            event_time=r["event_time"],
-            source=r["source"] or "ingest",
-        )
-        for r in rows
-    ]
+    expr = consent.filter(consent._batch_id == batch_id).select(
+        "customer_key", "purpose", "channel", "status", "event_time", "source"
+    )
+    ledger = ConsentLedger(stores.opstore)
+    for chunk in wh.backend.to_pyarrow_batches(expr, chunk_size=_CONSENT_CHUNK):
+        events = [
+            ConsentEvent(
+                customer_key=r["customer_key"],
+                purpose=r["purpose"],
+                channel=r["channel"],
+                status=r["status"],
+                event_time=r["event_time"],
+                source=r["source"] or "ingest",
+            )
+            for r in chunk.to_pylist()
+        ]
+        ledger.record(events, batch_id=batch_id, session=session)
 
 
 def _file_detail(f: FileCounts) -> dict[str, Any]:
@@ -647,11 +656,10 @@ def _adopt(stores: Stores, batch_id: str, *, in_ledger: bool) -> None:
     rejected = int(wh.to_arrow(rejected_rows.count()).as_py())  # type: ignore[attr-defined]
     # The ledger's finish and the consents commit together: an unfinished ledger entry means
     # the batch's consents are not in the ledger yet.
-    consents = _consent_events(stores, batch_id) if in_ledger else []
     with stores.opstore.session() as session:
         stores.vault.commit_batch(batch_id, session=session)
-        ConsentLedger(stores.opstore).record(consents, batch_id=batch_id, session=session)
         if in_ledger:
+            _record_consents(stores, batch_id, session)
             stores.ledger.finish(
                 batch_id,
                 BatchCounts(
