@@ -144,4 +144,6 @@ def test_decide_fast_path_answers_like_the_route(api: ApiWorld) -> None:  # noqa
     denied = api.client.post("/api/v1/decide", json=body, headers=api.headers(Role.ANALYST))
     assert denied.status_code == 403
     assert api.client.post("/api/v1/decide", json=body).status_code == 401
+    as_text = {**headers, "content-type": "text/plain"}
+    assert api.client.post("/api/v1/decide", content=b"{}", headers=as_text).status_code < 500
     assert fast.served == served  # none of these took the fast path

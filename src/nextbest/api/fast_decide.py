@@ -79,14 +79,18 @@ class DecideFastPath:
 
 
 def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The credential the route's check would use: the API key first, else the bearer."""
+    """The credential the route's check would use (the API key first, else the bearer), for
+    a JSON body only (the route decides what other content types get)."""
     key = token = None
+    json_body = False
     for name, value in headers:
         if name == b"x-api-key":
             key = value.decode("latin-1") or None
         elif name == b"authorization" and value[:7].lower() == b"bearer ":
             token = value[7:].decode("latin-1").strip() or None
-    return key or token
+        elif name == b"content-type":
+            json_body = value.split(b";")[0].strip().lower() == b"application/json"
+    return (key or token) if json_body else None
 
 
 def _replay(first: list[dict[str, Any]], receive: Any) -> Any:
