@@ -34,6 +34,7 @@ import json
 import os
 import secrets
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def realtime(calls: int, home: Path, postgres: bool) -> dict[str, object]:
         url, schema = _postgres_settings_url()
         if url is None:
             return {"backend": "postgresql", "not_run": schema}
-        overrides["opstore"] = url
+        overrides["opstore_url"] = url
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
         at = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)  # 10:00 bank time, outside quiet hours
@@ -356,6 +357,8 @@ def _main() -> int:
     parser.add_argument("--resample-home", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.command in ("batch", "realtime") and args.home is None:
+        args.home = Path(tempfile.mkdtemp(prefix=f"nextbest-bench-{args.command}-"))
     if args.command == "batch":
         result = batch(args.customers, args.home, args.resample_home)
     elif args.command == "duals":

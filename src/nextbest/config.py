@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         The bank's time zone; timestamps without an offset are read in it.
     """
 
-    model_config = SettingsConfigDict(env_prefix="NEXTBEST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEXTBEST_", extra="forbid")
 
     home: Path = Field(default_factory=lambda: Path("var/nextbest").resolve())
     warehouse_backend: Literal["duckdb", "spark"] = "duckdb"
