@@ -357,18 +357,21 @@ def _main() -> int:
     parser.add_argument("--resample-home", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.command in ("batch", "realtime") and args.home is None:
-        args.home = Path(tempfile.mkdtemp(prefix=f"nextbest-bench-{args.command}-"))
-    if args.command == "batch":
-        result = batch(args.customers, args.home, args.resample_home)
-    elif args.command == "duals":
-        result = duals(args.customers, args.home, args.sample, args.seed)
-    elif args.command == "argmax":
-        result = argmax(args.customers)
-    else:
-        result = realtime(args.calls, args.home, args.postgres)
-    print(json.dumps(result))
+    with tempfile.TemporaryDirectory(prefix=f"nextbest-bench-{args.command}-") as scratch:
+        if args.command in ("batch", "realtime") and args.home is None:
+            args.home = Path(scratch)  # no home given: a scratch one, removed afterwards
+        print(json.dumps(_run(args)))
     return 0
+
+
+def _run(args: argparse.Namespace) -> dict[str, object]:
+    if args.command == "batch":
+        return batch(args.customers, args.home, args.resample_home)
+    if args.command == "duals":
+        return duals(args.customers, args.home, args.sample, args.seed)
+    if args.command == "argmax":
+        return argmax(args.customers)
+    return realtime(args.calls, args.home, args.postgres)
 
 
 if __name__ == "__main__":
