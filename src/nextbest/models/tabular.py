@@ -13,6 +13,7 @@ booster was trained on.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -28,6 +29,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from nextbest.models.compiled import CompiledBooster, NotCompilable, compile_booster
 
 __all__ = ["FeatureImportance", "Reason", "TabularClassifier"]
 
@@ -223,8 +226,8 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
                 # Sorted levels make the codes independent of the order rows arrive in.
                 self.categories_[str(name)] = sorted(kept, key=str)
 
-    def _to_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """Validate ``X`` and return the frame LightGBM sees (categoricals coded)."""
+    def _checked_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """Validate ``X`` (names, shape) and return it as a frame with string column names."""
         if isinstance(X, pd.DataFrame):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
@@ -232,8 +235,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
                     f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
                     "is required."
                 )
-            frame = X.copy()
-            frame.columns = [str(c) for c in frame.columns]
+            frame = X.set_axis([str(c) for c in X.columns], axis=1)
         else:
             array = validate_data(
                 self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan"
@@ -241,30 +243,53 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
             frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
         if reset:
             self._learn_schema(frame)
-        out: dict[str, Any] = {}
-        for name in frame.columns:
-            column = frame[name]
-            if name in self.categories_:
-                levels = self.categories_[name]
-                # Unseen (or capped-away) levels become missing before coding.
-                values = column.astype("object").where(column.isin(levels), None)
-                out[name] = pd.Categorical(values, categories=levels)
-            elif pd.api.types.is_bool_dtype(column.dtype):
-                out[name] = column.astype("float64")
-            elif pd.api.types.is_datetime64_any_dtype(column.dtype):
-                # Days since the epoch: trees only need the order.
-                out[name] = (column - pd.Timestamp(0, tz=column.dt.tz)).dt.days.astype("float64")
-            else:
-                try:
-                    out[name] = pd.to_numeric(column).astype("float64")
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(
-                        f"column {name!r} was numeric when the model was fitted but holds "
-                        f"non-numeric values now ({exc})"
-                    ) from exc
-                if np.isinf(out[name]).any():
-                    raise ValueError(f"Input X contains infinity in column {name!r}.")
+        return frame
+
+    def _code_column(self, name: str, column: pd.Series) -> Any:
+        """One column as LightGBM sees it: float64 values, or a Categorical of the levels."""
+        if name in self.categories_:
+            levels = self.categories_[name]
+            # Unseen (or capped-away) levels become missing before coding.
+            values = column.astype("object").where(column.isin(levels), None)
+            return pd.Categorical(values, categories=levels)
+        if pd.api.types.is_bool_dtype(column.dtype):
+            return column.to_numpy(dtype=np.float64, na_value=np.nan)
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            # Days since the epoch: trees only need the order.
+            days = (column - pd.Timestamp(0, tz=column.dt.tz)).dt.days
+            return days.to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            values = pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"column {name!r} was numeric when the model was fitted but holds "
+                f"non-numeric values now ({exc})"
+            ) from exc
+        if np.isinf(values).any():
+            raise ValueError(f"Input X contains infinity in column {name!r}.")
+        return values
+
+    def _to_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """Validate ``X`` and return the frame LightGBM sees (categoricals coded)."""
+        frame = self._checked_frame(X, reset=reset)
+        out = {name: self._code_column(name, frame[name]) for name in frame.columns}
         return pd.DataFrame(out, index=frame.index)
+
+    def _compiled_raw(self, X: Any) -> NDArray[np.float64]:
+        """Raw scores from the compiled tables: only the columns the trees use are coded."""
+        frame = self._checked_frame(X, reset=False)
+        names = list(frame.columns)
+        used = set(self.compiled_.features)
+        coded: dict[int, NDArray[np.float64]] = {}
+        for i, name in enumerate(names):
+            if i in used or name not in self.categories_:  # numeric columns are all checked
+                value = self._code_column(name, frame[name])
+                if isinstance(value, pd.Categorical):
+                    codes = value.codes
+                    value = np.where(codes < 0, np.nan, codes.astype(np.float64))
+                coded[i] = value
+        threads = min(os.cpu_count() or 1, 8)
+        return self.compiled_.raw_score(coded.__getitem__, len(frame), n_jobs=threads)
 
     def _train(self, frame: pd.DataFrame, y: NDArray[np.float64], rounds: int) -> lgb.Booster:
         data = lgb.Dataset(
@@ -339,6 +364,10 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         if self.calibration is not None:
             self.calibrator_ = self._fit_calibrator(frame, target, rounds)
         self.booster_ = self._train(frame, target, rounds)
+        try:
+            self.compiled_: CompiledBooster | None = compile_booster(self.booster_)
+        except NotCompilable:
+            self.compiled_ = None
         gain = self.booster_.feature_importance(importance_type="gain")
         total = gain.sum()
         self.feature_importances_ = gain / total if total > 0 else gain
@@ -363,6 +392,8 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         """Uncalibrated score in log-odds (higher means more likely ``classes_[1]``)."""
         check_is_fitted(self)
+        if getattr(self, "compiled_", None) is not None:
+            return self._compiled_raw(X)
         frame = self._to_frame(X, reset=False)
         return np.asarray(self.booster_.predict(frame, raw_score=True), dtype=np.float64)
 
