@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from nextbest.models.evaluation import roc_auc
@@ -137,6 +139,25 @@ def test_calibration_on_out_of_fold_scores(method: str) -> None:
     # Calibration is monotone, so it keeps the ranking of the raw score.
     order = np.argsort(raw, kind="stable")
     assert np.all(np.diff(p[order]) >= -1e-12)
+
+
+def test_calibration_on_a_holdout_share_trains_one_booster_on_the_rest() -> None:
+    X, y = _frame(n=2000, seed=3)
+    model = TabularClassifier(
+        n_estimators=60, calibration="sigmoid", calibration_holdout=0.25, min_child_samples=20
+    ).fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    assert abs(p.mean() - y.mean()) < 0.03
+    # the calibrator is Platt on the booster's raw scores of exactly the held-out rows
+    _, held = train_test_split(np.arange(y.size), test_size=0.25, stratify=y, random_state=0)
+    raw = model.decision_function(X.iloc[np.sort(held)])
+    expected = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y[np.sort(held)])
+    np.testing.assert_allclose(model.calibrator_.coef_, expected.coef_, rtol=1e-6)
+    # and the booster never saw those rows: its in-sample fit is on the other 75 %
+    on_rest = TabularClassifier(n_estimators=60, min_child_samples=20).fit(
+        X.drop(index=X.index[held]), np.delete(y, held)
+    )
+    np.testing.assert_allclose(raw, on_rest.decision_function(X.iloc[np.sort(held)]), atol=1e-12)
 
 
 def test_early_stopping_chooses_fewer_rounds_than_the_maximum() -> None:

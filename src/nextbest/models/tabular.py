@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.isotonic import IsotonicRegression
@@ -73,6 +75,24 @@ def _is_categorical(series: pd.Series) -> bool:
     )
 
 
+def _finite(name: str, values: NDArray[np.float64]) -> NDArray[np.float64]:
+    if np.isinf(values).any():
+        raise ValueError(f"Input X contains infinity in column {name!r}.")
+    return values
+
+
+def _level_codes(column: pd.Series, levels: list[Any]) -> NDArray[np.intp]:
+    """Position of each value in ``levels``; -1 for missing or unseen values."""
+    if getattr(column.dtype, "storage", None) == "pyarrow" and all(
+        isinstance(v, str) for v in levels
+    ):
+        # Arrow-backed text: a hash lookup in C++, ten times faster than via objects.
+        found = pc.index_in(pa.array(column), value_set=pa.array(levels, type=pa.string()))
+        return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.intp)
+    values = column.astype("object").where(column.isin(levels), None)
+    return np.asarray(pd.Categorical(values, categories=levels).codes, dtype=np.intp)
+
+
 class TabularClassifier(ClassifierMixin, BaseEstimator):
     """Binary gradient-boosting classifier (LightGBM) with automatic categoricals.
 
@@ -97,7 +117,11 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         of rounds by log-loss; the model is then refitted on all training data.
     calibration:
         ``None``, ``"isotonic"`` or ``"sigmoid"`` (Platt), fitted on out-of-fold raw scores
-        from ``calibration_folds`` folds.
+        from ``calibration_folds`` folds (``calibration_folds`` + 1 boosters are trained).
+    calibration_holdout:
+        If set, the calibrator is fitted instead on this stratified share of the training
+        rows, held out from the one booster trained on the rest: one fit instead of
+        ``calibration_folds`` + 1, for large tables where a share is plenty.
     random_state:
         Seed for bagging, column sampling, the early-stopping split and calibration folds.
     n_jobs:
@@ -145,6 +169,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
         "calibration_folds": [Interval(Integral, 2, None, closed="left")],
+        "calibration_holdout": [Interval(Real, 0, 1, closed="neither"), None],
         "random_state": [Interval(Integral, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, 1, None, closed="left")],
     }
@@ -166,6 +191,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction: float = 0.2,
         calibration: str | None = None,
         calibration_folds: int = 5,
+        calibration_holdout: float | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -184,6 +210,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.calibration = calibration
         self.calibration_folds = calibration_folds
+        self.calibration_holdout = calibration_holdout
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -248,10 +275,13 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
     def _code_column(self, name: str, column: pd.Series) -> Any:
         """One column as LightGBM sees it: float64 values, or a Categorical of the levels."""
         if name in self.categories_:
-            levels = self.categories_[name]
-            # Unseen (or capped-away) levels become missing before coding.
-            values = column.astype("object").where(column.isin(levels), None)
-            return pd.Categorical(values, categories=levels)
+            # Unseen (or capped-away) levels become missing.
+            return pd.Categorical.from_codes(
+                _level_codes(column, self.categories_[name]), self.categories_[name]
+            )
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+            # NumPy-backed numbers: no copy for float64 (scoring only reads)
+            return _finite(name, column.to_numpy().astype(np.float64, copy=False))
         if pd.api.types.is_bool_dtype(column.dtype):
             return column.to_numpy(dtype=np.float64, na_value=np.nan)
         if pd.api.types.is_datetime64_any_dtype(column.dtype):
@@ -265,9 +295,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
                 f"column {name!r} was numeric when the model was fitted but holds "
                 f"non-numeric values now ({exc})"
             ) from exc
-        if np.isinf(values).any():
-            raise ValueError(f"Input X contains infinity in column {name!r}.")
-        return values
+        return _finite(name, values)
 
     def _to_frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
         """Validate ``X`` and return the frame LightGBM sees (categoricals coded)."""
@@ -361,9 +389,21 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
             rounds = self._rounds_by_early_stopping(frame, target)
         self.best_iteration_ = int(rounds)
         self.calibrator_: IsotonicRegression | LogisticRegression | None = None
-        if self.calibration is not None:
-            self.calibrator_ = self._fit_calibrator(frame, target, rounds)
-        self.booster_ = self._train(frame, target, rounds)
+        if self.calibration is not None and self.calibration_holdout is not None:
+            fit_idx, held_idx = train_test_split(
+                np.arange(target.size),
+                test_size=self.calibration_holdout,
+                stratify=target,
+                random_state=self.random_state,
+            )
+            fit_idx, held_idx = np.sort(fit_idx), np.sort(held_idx)
+            self.booster_ = self._train(frame.iloc[fit_idx], target[fit_idx], rounds)
+            raw = self.booster_.predict(frame.iloc[held_idx], raw_score=True)
+            self.calibrator_ = self._calibrator(raw, target[held_idx])
+        else:
+            if self.calibration is not None:
+                self.calibrator_ = self._fit_calibrator(frame, target, rounds)
+            self.booster_ = self._train(frame, target, rounds)
         try:
             self.compiled_: CompiledBooster | None = compile_booster(self.booster_)
         except NotCompilable:
@@ -383,6 +423,11 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         for train_idx, held_idx in folds.split(frame, y):
             booster = self._train(frame.iloc[train_idx], y[train_idx], rounds)
             raw[held_idx] = booster.predict(frame.iloc[held_idx], raw_score=True)
+        return self._calibrator(raw, y)
+
+    def _calibrator(
+        self, raw: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> IsotonicRegression | LogisticRegression:
         if self.calibration == "isotonic":
             iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
             return iso.fit(raw, y)
