@@ -42,6 +42,7 @@ __all__ = [
     "RetentionHook",
     "RiskBands",
     "churn_baselines",
+    "default_churn_classifier",
     "sample_rows",
     "trigger_retention",
 ]
@@ -160,16 +161,38 @@ def churn_baselines(features: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
     return {"recency": _pct_rank(recency), "rfm": rfm}
 
 
+def default_churn_classifier() -> TabularClassifier:
+    """The churn model's classifier: deeper trees than the small-table default, Platt on a holdout.
+
+    Chosen on a generated 200,000-customer bank by a customer-grouped split *inside the
+    training points* (train on 80 % of customers, score the other 20 % at the last training
+    as-of date; the validation period was not looked at): AUC 0.8918 with the
+    ``TabularClassifier`` defaults (4 leaves, 300 rounds at 0.03), 0.8937 with 4 leaves ×
+    600 rounds at 0.08, 0.8945 with 8 leaves × 600 at 0.05, 0.8953 with 15 leaves × 250 at
+    0.06, 0.8968 with 15 leaves × 500 at 0.03, 0.8942 with 63 leaves. Churn in a large bank
+    depends on joint patterns of the monthly balance and activity changes that three splits
+    per tree cannot express; 15 leaves × 250 rounds keeps most of the gain at half the fit
+    time of 500 rounds. Platt scaling is fitted on a 10 % stratified holdout (ample for two
+    parameters at these sizes) so that only one booster is trained; two threads, fixed.
+    """
+    return TabularClassifier(
+        n_estimators=250,
+        learning_rate=0.06,
+        num_leaves=15,
+        min_child_samples=200,
+        calibration="sigmoid",
+        calibration_holdout=0.1,
+        n_jobs=2,
+    )
+
+
 class ChurnModel:
     """Calibrated LightGBM churn model with risk bands and reasons.
 
     Parameters
     ----------
     classifier:
-        Unfitted template (default: ``TabularClassifier(calibration="sigmoid",
-        calibration_folds=2)`` — Platt scaling on out-of-fold scores of two folds: a
-        one-parameter-pair calibrator needs no more, and it halves the fit time against
-        five folds on large banks).
+        Unfitted template (default: :func:`default_churn_classifier`).
     seed:
         Seed given to the classifier.
     max_rows:
@@ -208,7 +231,7 @@ class ChurnModel:
                 f"training rows hold {int(y.sum())} churn event(s) of {y.size}: at least 10 "
                 "events and 10 non-events are needed; add earlier as-of dates"
             )
-        template = self.classifier or TabularClassifier(calibration="sigmoid", calibration_folds=2)
+        template = self.classifier or default_churn_classifier()
         params = template.get_params()
         params["random_state"] = self.seed
         self.classifier_ = TabularClassifier(**params).fit(X, y)
