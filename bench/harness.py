@@ -159,10 +159,16 @@ def _suite_modules() -> list[str]:
     return [n for n in ORDER if n in names] + sorted(n for n in names if n not in ORDER)
 
 
-def run_suite(suite: str, size: str, workdir: Path) -> list[StageResult]:
+def run_suite(
+    suite: str, size: str, workdir: Path, only: set[str] | None = None
+) -> list[StageResult]:
+    """Run the suite's stages in order (with ``only``: those named, reusing the workdir)."""
     module = importlib.import_module(f"bench.suites.{suite}")
     results: dict[str, StageResult] = {}
-    for stage in module.stages(size, workdir):
+    stages = [s for s in module.stages(size, workdir) if only is None or s.name in only]
+    if not stages:
+        raise SystemExit(f"suite {suite} has none of the stages {sorted(only or ())}")
+    for stage in stages:
         argv = stage.argv(results) if callable(stage.argv) else stage.argv
         print(f"[{suite}] {stage.name} ...", file=sys.stderr, flush=True)
         result = run_stage(stage.name, argv)
@@ -172,7 +178,6 @@ def run_suite(suite: str, size: str, workdir: Path) -> list[StageResult]:
                 f"stage {suite}/{stage.name} failed with exit code {result.returncode}"
             )
         results[stage.name] = result
-    stages = module.stages(size, workdir)
     _print_table(suite, size, stages, results)
     return list(results.values())
 
@@ -185,7 +190,7 @@ def _print_table(
 
     baselines: dict[str, list[str]] = {}  # stage -> the baselines it is compared with
     for s in stages:
-        if s.baseline and s.compare_to:
+        if s.baseline and s.compare_to and s.compare_to in results:
             baselines.setdefault(s.compare_to, []).append(s.name)
     table = Table(title=f"bench {suite} --size {size}")
     for col in (
@@ -231,7 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--stages",
+        default=None,
+        help="only these stages (comma-separated), e.g. to re-run the later stages of a "
+        "suite in a --workdir that holds the earlier ones' outputs",
+    )
     args = parser.parse_args(argv)
+    only = set(args.stages.split(",")) if args.stages else None
     chosen = suites if args.suite == "all" else args.suite.split(",")
     unknown = [s for s in chosen if s not in suites]
     if unknown:
@@ -239,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nextbest-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        report = {s: [r.__dict__ for r in run_suite(s, args.size, workdir)] for s in chosen}
+        report = {s: [r.__dict__ for r in run_suite(s, args.size, workdir, only)] for s in chosen}
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     return 0

@@ -32,3 +32,21 @@ def test_generate_suite_sizes_the_baseline_after_the_generator(tmp_path: Path) -
     import pyarrow.parquet as pq
 
     assert pq.read_metadata(tmp_path / "plain.parquet").num_rows == 5000
+
+
+def test_stages_option_runs_only_the_named_stages(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import types
+
+    import pytest
+
+    from bench.harness import Stage, run_suite
+
+    def stages(size: str, workdir: Path) -> list[Stage]:
+        say = [sys.executable, "-c"]
+        return [Stage(n, [*say, f"print('{{\"rows\": {i}}}')"]) for i, n in enumerate("abc")]
+
+    monkeypatch.setitem(sys.modules, "bench.suites.fake", types.SimpleNamespace(stages=stages))
+    assert [r.name for r in run_suite("fake", "small", tmp_path, {"b"})] == ["b"]
+    assert [r.rows for r in run_suite("fake", "small", tmp_path)] == [0, 1, 2]
+    with pytest.raises(SystemExit, match="none of the stages"):
+        run_suite("fake", "small", tmp_path, {"nope"})
