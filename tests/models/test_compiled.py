@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nextbest.models import compiled as compiled_module
 from nextbest.models.compiled import NotCompilable, _Direct, compile_booster
 from nextbest.models.tabular import TabularClassifier
 
@@ -37,7 +38,8 @@ def _edges(X: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("leaves", [4, 31])
-def test_compiled_scores_equal_lightgbm(leaves: int) -> None:
+def test_compiled_scores_equal_lightgbm(leaves: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiled_module, "WALK_SHARE", 1.0)  # walk the wide trees, for the test
     X, y = _data()
     params = {"objective": "binary", "num_leaves": leaves, "min_data_in_leaf": 20,
               "max_cat_to_onehot": 4, "verbosity": -1, "num_threads": 1, "seed": 1}  # fmt: skip
@@ -79,6 +81,10 @@ def test_what_is_not_compiled_says_so() -> None:
                        lgb.Dataset(np.nan_to_num(X), label=y), 5)  # fmt: skip
     with pytest.raises(NotCompilable, match="linear trees"):
         compile_booster(linear)
+    wide = lgb.train({"objective": "binary", "num_leaves": 31, "verbosity": -1},
+                     lgb.Dataset(X, label=y), 20)  # fmt: skip
+    with pytest.raises(NotCompilable, match="too wide for tables"):
+        compile_booster(wide)  # LightGBM's predictor is as fast for such trees
 
 
 def test_classifier_uses_the_compiled_scorer_with_the_same_probabilities() -> None:
@@ -101,7 +107,9 @@ def test_classifier_uses_the_compiled_scorer_with_the_same_probabilities() -> No
     fresh.loc[fresh.index[:50], "segment"] = "unseen level"
     fast = model.predict_proba(fresh)
     model_slow = TabularClassifier(**model.get_params()).fit(frame, y)
-    model_slow.compiled_ = None  # LightGBM's own predictor
+    model_slow.compiled_ = None  # LightGBM's own predictor, on a float matrix
     np.testing.assert_allclose(fast, model_slow.predict_proba(fresh), rtol=0, atol=1e-12)
+    via_pandas = model.booster_.predict(model._to_frame(fresh, reset=False), raw_score=True)
+    np.testing.assert_allclose(model_slow.decision_function(fresh), via_pandas, atol=1e-12)
     with pytest.raises(ValueError, match="infinity in column 'balance'"):
         model.predict_proba(fresh.assign(balance=np.inf))

@@ -303,21 +303,38 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         out = {name: self._code_column(name, frame[name]) for name in frame.columns}
         return pd.DataFrame(out, index=frame.index)
 
-    def _compiled_raw(self, X: Any) -> NDArray[np.float64]:
-        """Raw scores from the compiled tables: only the columns the trees use are coded."""
+    def _coded_values(
+        self, X: Any, needed: set[int] | None = None
+    ) -> tuple[dict[int, NDArray[np.float64]], int]:
+        """Columns by position as float64 (categoricals as codes, missing as NaN), and rows.
+
+        With ``needed``, categorical columns outside it are skipped (numeric ones are still
+        checked: text or infinity in a numeric column is an error either way).
+        """
         frame = self._checked_frame(X, reset=False)
-        names = list(frame.columns)
-        used = set(self.compiled_.features)
         coded: dict[int, NDArray[np.float64]] = {}
-        for i, name in enumerate(names):
-            if i in used or name not in self.categories_:  # numeric columns are all checked
+        for i, name in enumerate(frame.columns):
+            if needed is None or i in needed or name not in self.categories_:
                 value = self._code_column(name, frame[name])
                 if isinstance(value, pd.Categorical):
                     codes = value.codes
                     value = np.where(codes < 0, np.nan, codes.astype(np.float64))
                 coded[i] = value
-        threads = min(os.cpu_count() or 1, 8)
-        return self.compiled_.raw_score(coded.__getitem__, len(frame), n_jobs=threads)
+        return coded, len(frame)
+
+    def _raw_score(self, X: Any) -> NDArray[np.float64]:
+        """Raw scores: compiled tables when there are some, else LightGBM on a float matrix."""
+        threads = min(os.cpu_count() or 1, 8)  # prediction does not depend on the threads
+        if getattr(self, "compiled_", None) is not None:
+            coded, rows = self._coded_values(X, set(self.compiled_.features))
+            return self.compiled_.raw_score(coded.__getitem__, rows, n_jobs=threads)
+        coded, rows = self._coded_values(X)
+        # column-major, filled column by column; LightGBM reads it without a copy
+        matrix = np.empty((rows, len(coded)), dtype=np.float64, order="F")
+        for i, values in coded.items():
+            matrix[:, i] = values
+        raw = self.booster_.predict(matrix, raw_score=True, num_threads=threads)
+        return np.asarray(raw, dtype=np.float64)
 
     def _train(self, frame: pd.DataFrame, y: NDArray[np.float64], rounds: int) -> lgb.Booster:
         data = lgb.Dataset(
@@ -437,10 +454,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         """Uncalibrated score in log-odds (higher means more likely ``classes_[1]``)."""
         check_is_fitted(self)
-        if getattr(self, "compiled_", None) is not None:
-            return self._compiled_raw(X)
-        frame = self._to_frame(X, reset=False)
-        return np.asarray(self.booster_.predict(frame, raw_score=True), dtype=np.float64)
+        return self._raw_score(X)
 
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """Probabilities of ``classes_[0]`` and ``classes_[1]`` (calibrated if configured)."""
