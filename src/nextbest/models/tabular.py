@@ -75,6 +75,10 @@ def _is_categorical(series: pd.Series) -> bool:
     )
 
 
+#: Rows per block handed to LightGBM's predictor.
+_PREDICT_BLOCK = 1 << 16
+
+
 def _finite(name: str, values: NDArray[np.float64]) -> NDArray[np.float64]:
     if np.isinf(values).any():
         raise ValueError(f"Input X contains infinity in column {name!r}.")
@@ -329,12 +333,17 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
             coded, rows = self._coded_values(X, set(self.compiled_.features))
             return self.compiled_.raw_score(coded.__getitem__, rows, n_jobs=threads)
         coded, rows = self._coded_values(X)
-        # column-major, filled column by column; LightGBM reads it without a copy
-        matrix = np.empty((rows, len(coded)), dtype=np.float64, order="F")
-        for i, values in coded.items():
-            matrix[:, i] = values
-        raw = self.booster_.predict(matrix, raw_score=True, num_threads=threads)
-        return np.asarray(raw, dtype=np.float64)
+        # blocks of a reused column-major matrix, which LightGBM reads without a copy
+        block = min(rows, _PREDICT_BLOCK)
+        matrix = np.empty((block, len(coded)), dtype=np.float64, order="F")
+        raw = np.empty(rows, dtype=np.float64)
+        for lo in range(0, rows, block):
+            hi = min(lo + block, rows)
+            part = matrix[: hi - lo]
+            for i, values in coded.items():
+                part[:, i] = values[lo:hi]
+            raw[lo:hi] = self.booster_.predict(part, raw_score=True, num_threads=threads)
+        return raw
 
     def _train(self, frame: pd.DataFrame, y: NDArray[np.float64], rounds: int) -> lgb.Booster:
         data = lgb.Dataset(
