@@ -160,6 +160,21 @@ def test_calibration_on_a_holdout_share_trains_one_booster_on_the_rest() -> None
     np.testing.assert_allclose(raw, on_rest.decision_function(X.iloc[np.sort(held)]), atol=1e-12)
 
 
+def test_distilled_student_of_small_trees_tracks_a_deep_teacher() -> None:
+    X, y = _frame(n=3000, seed=5)
+    deep = {"num_leaves": 15, "n_estimators": 80, "min_child_samples": 20}
+    teacher = TabularClassifier(**deep).fit(X, y)
+    student = TabularClassifier(**deep, distill_rounds=200).fit(X, y)
+    assert student.compiled_ is not None
+    assert student.booster_.num_trees() == 200
+    dump = student.booster_.dump_model()["tree_info"]
+    assert max(t["num_leaves"] for t in dump) <= 4
+    X_new, y_new = _frame(n=3000, seed=6)
+    a, b = teacher.decision_function(X_new), student.decision_function(X_new)
+    assert np.corrcoef(a, b)[0, 1] > 0.95
+    assert roc_auc(y_new, b) >= roc_auc(y_new, a) - 0.01
+
+
 def test_early_stopping_chooses_fewer_rounds_than_the_maximum() -> None:
     X, y = _frame(n=1500, seed=4)
     model = TabularClassifier(

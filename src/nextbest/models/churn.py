@@ -162,7 +162,7 @@ def churn_baselines(features: pd.DataFrame) -> dict[str, NDArray[np.float64]]:
 
 
 def default_churn_classifier() -> TabularClassifier:
-    """The churn model's classifier: deeper trees than the small-table default, Platt on a holdout.
+    """The churn model's classifier: deep trees distilled into small ones, Platt on a holdout.
 
     Chosen on a generated 200,000-customer bank by a customer-grouped split *inside the
     training points* (train on 80 % of customers, score the other 20 % at the last training
@@ -172,8 +172,10 @@ def default_churn_classifier() -> TabularClassifier:
     0.06, 0.8968 with 15 leaves × 500 at 0.03, 0.8942 with 63 leaves. Churn in a large bank
     depends on joint patterns of the monthly balance and activity changes that three splits
     per tree cannot express; 15 leaves × 250 rounds keeps most of the gain at half the fit
-    time of 500 rounds. Platt scaling is fitted on a 10 % stratified holdout (ample for two
-    parameters at these sizes) so that only one booster is trained; two threads, fixed.
+    time of 500 rounds. The deep booster is then distilled into 400 four-leaf trees (same
+    split: 0.8954), which compile into lookup tables and score about four times faster.
+    Platt scaling is fitted on a 10 % stratified holdout (ample for two parameters at these
+    sizes) so that only one booster is trained; two threads, fixed.
     """
     return TabularClassifier(
         n_estimators=250,
@@ -182,6 +184,7 @@ def default_churn_classifier() -> TabularClassifier:
         min_child_samples=200,
         calibration="sigmoid",
         calibration_holdout=0.1,
+        distill_rounds=400,
         n_jobs=2,
     )
 
