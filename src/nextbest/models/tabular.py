@@ -351,9 +351,10 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
     def _raw_score(self, X: Any) -> NDArray[np.float64]:
         """Raw scores: compiled tables when there are some, else LightGBM on a float matrix."""
         threads = min(os.cpu_count() or 1, 8)  # prediction does not depend on the threads
-        if getattr(self, "compiled_", None) is not None:
-            coded, rows = self._coded_values(X, set(self.compiled_.features))
-            return self.compiled_.raw_score(coded.__getitem__, rows, n_jobs=threads)
+        compiled: CompiledBooster | None = getattr(self, "compiled_", None)
+        if compiled is not None:
+            coded, rows = self._coded_values(X, set(compiled.features))
+            return compiled.raw_score(coded.__getitem__, rows, n_jobs=threads)
         coded, rows = self._coded_values(X)
         # blocks of a reused column-major matrix, which LightGBM reads without a copy
         block = min(rows, _PREDICT_BLOCK)
@@ -467,8 +468,8 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
             )
             fit_idx, held_idx = np.sort(fit_idx), np.sort(held_idx)
             self.booster_ = self._train(frame.iloc[fit_idx], target[fit_idx], rounds)
-            raw = self.booster_.predict(frame.iloc[held_idx], raw_score=True)
-            self.calibrator_ = self._calibrator(raw, target[held_idx])
+            raw = np.asarray(self.booster_.predict(frame.iloc[held_idx], raw_score=True))
+            self.calibrator_ = self._calibrator(raw.astype(np.float64), target[held_idx])
         else:
             if self.calibration is not None:
                 self.calibrator_ = self._fit_calibrator(frame, target, rounds)
