@@ -7,8 +7,12 @@ seen in training, booleans and datetimes become numbers, missing values stay mis
 
 Training is reproducible: a fixed seed, LightGBM's ``deterministic`` mode with row-wise
 histograms, and a fixed thread count. Probabilities can optionally be calibrated (isotonic
-or Platt) on out-of-fold scores, so the calibrator never sees scores of records the
-booster was trained on.
+or Platt) on out-of-fold or held-out scores, so the calibrator never sees scores of records
+the booster was trained on.
+
+Scoring is exact and fast: a booster of small trees is compiled into lookup tables
+(:mod:`nextbest.models.compiled`), and a deep booster can be distilled into small trees
+(``distill_rounds``); otherwise LightGBM predicts from a float matrix on all cores.
 """
 
 from __future__ import annotations
