@@ -128,7 +128,6 @@ class _Direct:
 class CompiledBooster:
     """A booster as per-feature keys and per-group lookup tables (see the module doc)."""
 
-    n_features: int
     keys: tuple[_Key, ...]
     tables: tuple[_Table | _Direct, ...]
     bias: float  # leaf values of trees without a split
@@ -289,9 +288,7 @@ def compile_booster(booster: Any) -> CompiledBooster:
     if walked > WALK_SHARE * len(trees):
         # measured: 250 trees of 15 leaves, nearly all walked, score no faster than LightGBM
         raise NotCompilable(f"{walked} of {len(trees)} trees are too wide for tables")
-    return CompiledBooster(
-        int(model["max_feature_idx"]) + 1, tuple(keys[f] for f in used), tables, constant
-    )
+    return CompiledBooster(tuple(keys[f] for f in used), tables, constant)
 
 
 def _cells(features: tuple[int, ...], size: dict[int, int]) -> float:
