@@ -143,6 +143,7 @@ class CompiledBooster:
         """Raw score per row; ``column(i)`` gives feature ``i`` as float64 (NaN = missing)."""
         values = [np.ascontiguousarray(column(k.feature), dtype=np.float64) for k in self.keys]
         out = np.full(n_rows, self.bias, dtype=np.float64)
+        key_of = {k.feature: k for k in self.keys}
         blocks = [(s, min(s + BLOCK_ROWS, n_rows)) for s in range(0, n_rows, BLOCK_ROWS)]
 
         def run(block: tuple[int, int]) -> None:
@@ -152,7 +153,6 @@ class CompiledBooster:
             for table in self.tables:
                 if isinstance(table, _Direct):
                     grid = {k.feature: keys[i] for i, k in enumerate(self.keys)}
-                    key_of = {k.feature: k for k in self.keys}
                     for tree in table.trees:
                         acc += _leaf_values(tree, key_of, grid)
                     continue

@@ -373,14 +373,7 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
         return raw
 
     def _train(self, frame: pd.DataFrame, y: NDArray[np.float64], rounds: int) -> lgb.Booster:
-        data = lgb.Dataset(
-            frame,
-            label=y,
-            categorical_feature=list(self.categories_) or "auto",
-            free_raw_data=True,
-            params={"max_cat_to_onehot": self.max_cat_to_onehot, "verbosity": -1},
-        )
-        booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
+        booster = lgb.train(self._lgb_params(), self._dataset(frame, y), num_boost_round=rounds)
         if self.distill_rounds is None:
             return booster
         return self._distil(frame, booster)
@@ -394,14 +387,17 @@ class TabularClassifier(ClassifierMixin, BaseEstimator):
             rows = np.sort(rng.choice(rows.size, size=_DISTIL_ROWS, replace=False))
         sample = frame.iloc[rows]
         target = teacher.predict(sample, raw_score=True)
-        data = lgb.Dataset(
-            sample,
-            label=target,
+        params = {**self._lgb_params(), **_STUDENT}
+        return lgb.train(params, self._dataset(sample, target), num_boost_round=self.distill_rounds)
+
+    def _dataset(self, frame: pd.DataFrame, label: NDArray[np.float64]) -> lgb.Dataset:
+        return lgb.Dataset(
+            frame,
+            label=label,
             categorical_feature=list(self.categories_) or "auto",
+            free_raw_data=True,
             params={"max_cat_to_onehot": self.max_cat_to_onehot, "verbosity": -1},
         )
-        params = {**self._lgb_params(), **_STUDENT}
-        return lgb.train(params, data, num_boost_round=self.distill_rounds)
 
     def _rounds_by_early_stopping(self, frame: pd.DataFrame, y: NDArray[np.float64]) -> int:
         assert self.early_stopping_rounds is not None
