@@ -46,6 +46,7 @@ __all__ = [
     "MODEL_FEATURES",
     "AdoptionTarget",
     "ChurnTarget",
+    "SetDesign",
     "SnapshotFrames",
     "Target",
     "TrainingSet",
@@ -56,6 +57,7 @@ __all__ = [
     "build_training_set",
     "default_spec",
     "history_columns",
+    "labelled_point",
     "lags_of",
     "model_frame",
 ]
@@ -200,7 +202,8 @@ def model_frame(
 class Target(Protocol):
     """A label definition: who is eligible at T, and whether the event happens in (T, T+h]."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def eligible(self, snapshot: pd.DataFrame) -> pd.Series:
         """Boolean mask over the snapshot of T."""
@@ -365,6 +368,16 @@ def default_spec(
     )
 
 
+class SetDesign(Protocol):
+    """How a training set's rows were chosen: :class:`TrainingSpec` (out of time) or another
+    design (e.g. the credit scorecard's customer holdout); recorded with the model."""
+
+    @property
+    def horizon_months(self) -> int: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Stacked points: ``as_of_date, customer_key, role, label`` and the feature columns.
@@ -384,7 +397,7 @@ class TrainingSet:
     frame: pd.DataFrame = field(repr=False)
     features: tuple[str, ...]
     target: str
-    spec: TrainingSpec
+    spec: SetDesign
 
     def part(self, role: Role) -> tuple[pd.DataFrame, np.ndarray]:
         """Features and 0/1 labels of the ``train`` or ``validation`` rows."""
@@ -407,6 +420,27 @@ class TrainingSet:
                 for (r, d), n, e in zip(g.size().index, g.size(), g.sum(), strict=True)
             ],
         }
+
+
+def labelled_point(
+    snapshot: pd.DataFrame,
+    target: Target,
+    label_frames: SnapshotFrames,
+    as_of: date,
+    horizon_end: date,
+    features: Sequence[str],
+) -> pd.DataFrame:
+    """``as_of_date, customer_key, label`` and ``features`` of the customers eligible at T.
+
+    ``snapshot`` is the (model) frame of ``as_of``; the label is ``target``'s event in
+    (``as_of``, ``horizon_end``], read from ``label_frames``.
+    """
+    rows = snapshot[target.eligible(snapshot).to_numpy()]
+    label = target.labels(label_frames, as_of, horizon_end, rows["customer_key"])
+    part = rows[["customer_key", *features]].copy()
+    part.insert(0, "as_of_date", as_of)
+    part.insert(2, "label", label)
+    return part.reset_index(drop=True)
 
 
 def build_training_set(
@@ -459,12 +493,9 @@ def build_training_set(
     parts: list[pd.DataFrame] = []
     for as_of, role in points:
         snap = model_frame(ff, as_of, history_lags) if history_lags else ff.at(as_of)
-        rows = snap[target.eligible(snap).to_numpy()]
-        label = target.labels(label_frames, as_of, spec.horizon_end(as_of), rows["customer_key"])
-        part = rows[["customer_key", *features]].copy()
-        part.insert(0, "as_of_date", as_of)
+        part = labelled_point(snap, target, label_frames, as_of, spec.horizon_end(as_of),
+                              features)  # fmt: skip
         part.insert(2, "role", role)
-        part.insert(3, "label", label)
         parts.append(part)
         if on_point is not None:
             on_point(as_of)
