@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nextbest.cli.output import JsonOption, console, emit
+from nextbest.cli.scorecard import scorecard_app
 from nextbest.errors import NextbestError
 
 __all__ = ["register"]
@@ -629,5 +630,6 @@ def demo_check(
 def register(app: typer.Typer) -> None:
     model_app.add_typer(churn_app, name="churn")
     model_app.add_typer(propensity_app, name="propensity")
+    model_app.add_typer(scorecard_app, name="scorecard")
     model_app.add_typer(registry_app, name="registry")
     app.add_typer(model_app, name="model")

@@ -51,12 +51,14 @@ __all__ = [
     "demo_churn_oracle",
     "demo_model_check",
     "demo_propensity_oracle",
+    "last_data_day",
     "model_registry",
     "propensity_choice",
     "score_churn",
     "score_propensity",
     "train_churn",
     "train_propensity",
+    "truth_table",
     "warn_churn",
 ]
 
@@ -70,7 +72,8 @@ class ModellingError(NextbestError):
     """A modelling workflow cannot run with these inputs."""
 
 
-def _truth(bank: Path, stem: str) -> pd.DataFrame:
+def truth_table(bank: Path, stem: str) -> pd.DataFrame:
+    """The generated bank's ground-truth table ``truth/<stem>_*.parquet``."""
     files = sorted((bank / "truth").glob(f"{stem}_*.parquet"))
     if not files:
         raise ModellingError(f"{bank / 'truth'}: no {stem}_*.parquet ground-truth files")
@@ -87,8 +90,8 @@ def demo_churn_oracle(
     customer is not yet churned by the observable definition, but will be). Customers the
     truth does not know score 0.
     """
-    life = _truth(bank, "lifecycle")
-    cust = _truth(bank, "customers")
+    life = truth_table(bank, "lifecycle")
+    cust = truth_table(bank, "customers")
     month = pd.Timestamp(as_of.year, as_of.month, 1)
     at = life[pd.to_datetime(life["month"]) == month]
     if at.empty:
@@ -127,8 +130,8 @@ def demo_propensity_oracle(
     (``truth/lifecycle``; later months' states are not used). Rows follow ``keys``,
     columns ``families``; customers the truth does not know score 0.
     """
-    adoption = _truth(bank, "adoption")
-    life = _truth(bank, "lifecycle")
+    adoption = truth_table(bank, "adoption")
+    life = truth_table(bank, "lifecycle")
     month = pd.Timestamp(as_of.year, as_of.month, 1)
     at = life[pd.to_datetime(life["month"]) == month]
     if at.empty:
@@ -155,7 +158,8 @@ def model_registry(settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.home / "models")
 
 
-def _last_data_day(wh: Warehouse) -> date:
+def last_data_day(wh: Warehouse) -> date:
+    """The day of the latest transaction in the warehouse."""
     t = wh.table("transaction")
     value = wh.to_arrow(t.txn_time.max().name("m").as_table()).column(0)[0].as_py()
     if value is None:
@@ -203,7 +207,7 @@ def train_churn(
     try:
         cutoff = frames.load_cutoff if frames is not None else datetime.now(UTC)
         spec = default_spec(
-            last_day or _last_data_day(wh),
+            last_day or last_data_day(wh),
             cutoff,
             horizon_months=horizon_months,
             train_points=train_points,
@@ -269,7 +273,7 @@ def _live_snapshot(
     frames: SnapshotFrames | None = None,
 ) -> pd.DataFrame:
     """Live customers' snapshot at ``as_of`` with the history columns ``features`` need."""
-    day = as_of or _last_data_day(wh)
+    day = as_of or last_data_day(wh)
     frames = frames or SnapshotFrames(wh, datetime.now(UTC), settings.timezone)
     lags = lags_of(features)
     snap = model_frame(frames, day, lags) if lags or "stage" in features else frames.at(day)
@@ -335,7 +339,7 @@ def churn_spec(
 ) -> TrainingSpec:
     """The default point-in-time spec over the warehouse's data (validation h months back)."""
     return default_spec(
-        last_day or _last_data_day(wh),
+        last_day or last_data_day(wh),
         cutoff,
         horizon_months=horizon_months,
         train_points=train_points,
@@ -486,7 +490,7 @@ def score_propensity(
     suite, entry = model_registry(settings).load(PROPENSITY_MODEL, version)
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
-        day = as_of or _last_data_day(wh)
+        day = as_of or last_data_day(wh)
         frames = frames or SnapshotFrames(wh, datetime.now(UTC), settings.timezone)
         frame = model_frame(frames, day, lags_of(suite.features_))
     finally:
