@@ -53,6 +53,8 @@ def run(
     as_json: bool = JsonOption,
 ) -> None:
     """Materialise snapshot, tags, lifecycle, RFM, segments and CLV for one as-of date."""
+    from nextbest.services.credit import champion_pd_model
+
     day = _date(as_of, "--as-of")
     cutoff = None
     if load_cutoff is not None:
@@ -63,13 +65,14 @@ def run(
         if cutoff.tzinfo is None:
             raise CliInputError("--load-cutoff: give a time zone, e.g. 2024-07-01T02:00+08:00")
     settings = load_settings()
+    pd_model = champion_pd_model(settings)  # the scorecard's PD for CLV, when registered
     with open_warehouse(settings) as wh, Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=console, disable=as_json, transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task("starting", total=None)
         report = run_understanding(
-            wh, day, load_cutoff=cutoff, timezone=settings.timezone,
+            wh, day, load_cutoff=cutoff, timezone=settings.timezone, pd_model=pd_model,
             progress=lambda name: bar.update(task, description=name),
         )  # fmt: skip
         if publish:
@@ -84,6 +87,7 @@ def _render_report(r: UnderstandingReport) -> None:
     console.print(f"lifecycle: {r.stages}")
     console.print(f"tags: {r.tags}")
     console.print(f"segments: k={r.segments_k} by {r.segments_criterion}; tiers: {r.value_tiers}")
+    console.print(f"probability of default (CLV): {r.pd_source}")
 
 
 @tags_app.command("list")

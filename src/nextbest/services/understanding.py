@@ -16,12 +16,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from nextbest.errors import NextbestError
 from nextbest.profile.features import SnapshotPoint, snapshot_features
@@ -37,7 +38,9 @@ from nextbest.warehouse import BatchWriter, Warehouse
 __all__ = [
     "BUDGET_STRATEGY",
     "DEFAULT_MONTHLY_SURVIVAL",
+    "SEGMENT_PD_SOURCE",
     "ClvSettings",
+    "DefaultModel",
     "UnderstandingError",
     "UnderstandingReport",
     "latest_as_of",
@@ -64,6 +67,20 @@ DEFAULT_MONTHLY_SURVIVAL: dict[str, float] = {
     "dormant": 0.85,
     "churned": 0.0,
 }
+
+
+#: Where PD comes from when no credit model is given.
+SEGMENT_PD_SOURCE = "segment default rate (12 months)"
+
+
+class DefaultModel(Protocol):
+    """A model giving each customer of the snapshot a probability of default (the champion
+    credit scorecard); ``label`` names it in the run's report."""
+
+    @property
+    def label(self) -> str: ...
+
+    def probability_of_default(self, frame: pd.DataFrame) -> NDArray[np.float64]: ...
 
 
 class UnderstandingError(NextbestError):
@@ -98,6 +115,7 @@ class UnderstandingReport:
     value_tiers: dict[str, int]
     transitions: dict[str, dict[str, int]] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    pd_source: str = SEGMENT_PD_SOURCE
 
 
 def latest_as_of(wh: Warehouse, table: str = "feature_snapshot") -> date | None:
@@ -131,6 +149,7 @@ def run_understanding(
     tags: TagSet | None = None,
     segment_model: SegmentModel | None = None,
     clv: ClvSettings | None = None,
+    pd_model: DefaultModel | None = None,
     progress: ProgressCallback | None = None,
 ) -> UnderstandingReport:
     """Compute and store everything customer understanding knows as of ``as_of``.
@@ -149,6 +168,10 @@ def run_understanding(
     tags, segment_model, clv:
         The tag set (default file), the clustering model (k-means, k by silhouette, seed
         0) and CLV parameters.
+    pd_model:
+        PD per customer for the CLV's expected loss (and, through the CLV table, the
+        decision engine's PD rule); without it the observed default rate of the customer's
+        segment is used.
     progress:
         Called with the name of each step as it starts.
 
@@ -221,7 +244,7 @@ def run_understanding(
                      cluster.column("segment").to_pylist(), strict=True))
             if cluster is not None else {}
         )  # fmt: skip
-        values = _clv(frame, stages, previous, segment_of, clv, as_of)
+        values = _clv(frame, stages, previous, segment_of, clv, as_of, pd_model)
         rows["customer_clv"] = writer.append("customer_clv", values)
         lap("clv")
         stage_counts = stages["stage"].value_counts().to_dict()
@@ -246,6 +269,7 @@ def run_understanding(
             "value_tiers": tier_counts,
             "transitions": transitions,
             "tag_source": tags.source,
+            "pd_source": pd_model.label if pd_model else SEGMENT_PD_SOURCE,
         }
         writer.append(
             "understanding_run",
@@ -272,6 +296,7 @@ def run_understanding(
         value_tiers={str(k): int(v) for k, v in tier_counts.items()},
         transitions=transitions,
         seconds=seconds,
+        pd_source=detail["pd_source"],
     )
 
 
@@ -402,13 +427,14 @@ def _clv(
     segment_of: dict[str, str],
     settings: ClvSettings,
     as_of: date,
+    pd_model: DefaultModel | None = None,
 ) -> pa.Table:
     """Bank margin CLV over the horizon, value tiers and budget strategy per customer.
 
     ``margin`` is the annual margin at current balances (deposit spread and loan NIM on
-    average balances plus fees); expected loss is PD × LGD on the credit exposure; PD is the
-    observed 12-month default rate of the customer's data-driven segment (all customers when
-    there is none), floored at ``minimum_pd``.
+    average balances plus fees); expected loss is PD × LGD on the credit exposure; PD is
+    ``pd_model``'s when given, else the observed 12-month default rate of the customer's
+    data-driven segment (all customers when there is none); floored at ``minimum_pd``.
     """
     held = frame[frame["ever_held"].astype(bool)].copy()
     survival = monthly_survival(stages)
@@ -418,8 +444,11 @@ def _clv(
     defaulted = held["defaulted_12m"].astype(bool)
     has_credit = exposure > 0
     overall = float(defaulted[has_credit].mean()) if has_credit.any() else 0.0
-    rate = held[has_credit].groupby("segment")["defaulted_12m"].mean().to_dict()
-    pd_ = held["segment"].map(lambda seg: rate.get(seg, overall)).to_numpy(float)
+    if pd_model is not None:
+        pd_ = np.asarray(pd_model.probability_of_default(held), dtype=float)
+    else:
+        rate = held[has_credit].groupby("segment")["defaulted_12m"].mean().to_dict()
+        pd_ = held["segment"].map(lambda seg: rate.get(seg, overall)).to_numpy(float)
     pd_ = np.maximum(np.nan_to_num(pd_, nan=overall), settings.minimum_pd)
     common = {
         "monthly_survival": s,
