@@ -3,9 +3,10 @@
 Pure functions on Arrow tables and mappings (the services layer reads and writes files):
 
 * :func:`context_from_features` maps the customer-understanding feature snapshot to the
-  decision context. The snapshot has no KYC status, PD, vulnerability or complaint flag yet
-  and there are no model scores yet, so those are filled conservatively (see below) and
-  propensity/value are seeded per customer key until the predictive models provide them.
+  decision context. The snapshot has no KYC status, vulnerability or complaint flag yet,
+  so those are filled conservatively (see below); PD comes from the caller (the customer
+  value table's, which carries the credit scorecard's PD); propensity/value are seeded per
+  customer key until the predictive models provide them.
 * :func:`synthetic_inputs` draws seeded operational inputs (consents, counters, DND,
   cool-downs) for a synthetic context, whose customers do not exist in the operational store.
 * :func:`record_to_json` / :func:`record_from_json` keep one customer's context row in a
@@ -102,13 +103,20 @@ def with_model_propensity(
 
 
 def context_from_features(
-    features: pa.Table, offer_ids: Sequence[str], *, snapshot_version: str, seed: str = "scores-v1"
+    features: pa.Table,
+    offer_ids: Sequence[str],
+    *,
+    snapshot_version: str,
+    seed: str = "scores-v1",
+    default_probability: pa.Table | None = None,
 ) -> CustomerContext:
     """The decision context of every customer of a ``feature_snapshot`` as-of date.
 
-    Filled conservatively where the snapshot has nothing yet: ``kyc_status`` ``verified``
-    (onboarded customers passed KYC), ``pd`` null (so credit marketing offers fail the PD
-    rule), ``vulnerable`` false, ``open_complaint`` false; ``region`` is the province.
+    ``pd`` is ``default_probability``'s ``probability_of_default`` by ``customer_key``;
+    customers it lacks (or all, without it) get null, so credit marketing offers fail the
+    PD rule for them. Filled conservatively where the snapshot has nothing yet:
+    ``kyc_status`` ``verified`` (onboarded customers passed KYC), ``vulnerable`` false,
+    ``open_complaint`` false; ``region`` is the province.
 
     Raises
     ------
@@ -121,6 +129,14 @@ def context_from_features(
     features = features.sort_by("customer_key")
     n = features.num_rows
     keys = features["customer_key"].to_pylist()
+    probability = pa.nulls(n, pa.float64())
+    if default_probability is not None:
+        row = pc.index_in(
+            features["customer_key"],
+            value_set=pc.cast(default_probability["customer_key"], pa.string()),
+        )
+        column = pc.cast(default_probability["probability_of_default"], pa.float64())
+        probability = pc.take(column, row)  # a null row (key not found) gives a null PD
     table = pa.table(
         {
             "customer_key": features["customer_key"],
@@ -130,7 +146,7 @@ def context_from_features(
             "risk_assessed_until": features["risk_expires_on"],
             "aum": pc.fill_null(pc.cast(features["aum"], pa.float64()), 0.0),
             "region": features["province"],
-            "pd": pa.nulls(n, pa.float64()),
+            "pd": probability,
             "vulnerable": pa.array(np.zeros(n, bool)),
             "open_complaint": pa.array(np.zeros(n, bool)),
             **{c: pc.fill_null(features[c], False) for c in HOLDING_COLUMNS},

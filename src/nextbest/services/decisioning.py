@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -69,6 +69,9 @@ from nextbest.opstore.decisions import (
 from nextbest.opstore.policies import PolicyStore
 from nextbest.opstore.store import OperationalStore
 from nextbest.privacy.keys import KeyRing
+
+if TYPE_CHECKING:
+    from nextbest.warehouse import Warehouse
 
 __all__ = [
     "CATALOGUE_NAME",
@@ -304,7 +307,8 @@ def build_context(
 ) -> tuple[CustomerContext, str, date | None]:
     """The context from the warehouse's feature snapshot (latest or ``as_of``) if any, else
     from the seeded synthetic generator. Returns (context, source, as-of date)."""
-    features = None
+    features: pa.Table | None = None
+    default_probability: pa.Table | None = None
     if settings.warehouse_file.exists():
         from nextbest.services.understanding import latest_as_of
         from nextbest.warehouse import open_warehouse
@@ -315,15 +319,27 @@ def build_context(
                 t = wh.current("feature_snapshot")
                 if day is not None:
                     features = wh.to_arrow(t.filter(t.as_of_date == day))
+                    default_probability = _default_probability(wh, day)
                     as_of = day
     if features is not None and features.num_rows:
         version = f"feature_snapshot:{as_of}"
-        context = context_from_features(features, catalogue.ids, snapshot_version=version)
+        context = context_from_features(features, catalogue.ids, snapshot_version=version,
+                                        default_probability=default_probability)  # fmt: skip
         return _model_scores(settings, context, catalogue, as_of), "snapshot", as_of
     context = synthetic_context(
         synthetic_customers, catalogue.ids, seed=seed, as_of=as_of or date(2026, 6, 1)
     )
     return context, "synthetic", as_of
+
+
+def _default_probability(wh: Warehouse, day: date) -> pa.Table:
+    """``customer_key, probability_of_default`` of the customer value table on ``day``: the
+    champion credit scorecard's PD if one was registered when it was computed, else the
+    segment default rate (no rows when no value was computed that day)."""
+    t = wh.current("customer_clv")
+    return wh.to_arrow(
+        t.filter(t.as_of_date == day).select("customer_key", "probability_of_default")
+    )
 
 
 def _model_scores(
@@ -333,8 +349,8 @@ def _model_scores(
 
     Without a registered ``propensity`` model the seeded propensities stay and the context's
     ``model_version`` says ``seeded:...`` (recorded with every decision, shown by
-    ``nextbest decide one``). Value per offer stays seeded (no value model yet); PD stays
-    empty (no PD model is registered yet), so credit marketing fails the PD rule.
+    ``nextbest decide one``). Value per offer stays seeded (no value model yet); PD comes
+    from the customer value table (:func:`_default_probability`).
     """
     from nextbest.services.modelling import PROPENSITY_MODEL, model_registry, score_propensity
 
