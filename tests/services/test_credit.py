@@ -49,6 +49,7 @@ def test_train_register_score_and_cli(tmp_path: Path) -> None:
     assert ev["events"] > 0 and ev["train_events"] > 0
     assert set(ev["baseline_auc"]) == {"days_past_due", "credit_utilisation", "oracle"}
     assert ev["baseline_auc"]["oracle"] > 0.6 and 0.5 < ev["auc"] <= 1.0
+    assert ev["auc_interval"][0] <= ev["auc"] <= ev["auc_interval"][1]
     assert entry.features == tuple(f["feature"] for f in ev["selected"])
     assert all(f["iv"] >= 0.02 for f in ev["selected"])
 

@@ -81,7 +81,8 @@ def train(
             f"{s['base_score']:g} points at {s['base_odds']:g}:1, PDO {s['pdo']:g}"
         )
         table = Table("score", "holdout AUC")
-        table.add_row("scorecard", f"{ev['auc']:.4f}")
+        low, high = ev["auc_interval"]
+        table.add_row("scorecard", f"{ev['auc']:.4f} (95% {low:.3f}-{high:.3f})")
         for name, auc in ev["baseline_auc"].items():
             table.add_row(name, f"{auc:.4f}")
         console.print(table)

@@ -30,6 +30,7 @@ from nextbest.models.credit import (
     pd_band,
     scorecard_design,
 )
+from nextbest.models.evaluation import bootstrap_interval
 from nextbest.models.registry import DriftReport, RegistryEntry
 from nextbest.models.report import build_report
 from nextbest.models.scorecard import Scorecard
@@ -171,9 +172,13 @@ def train_scorecard(
         report = build_report(f"Default ({DEFAULT_DPD}+ DPD) within 12 months", yv, pd_valid,
                               baselines=baselines, design=ts.summary())  # fmt: skip
         m = report.model
+        # rows, not customers, are resampled: a customer's rows at several as-of dates are
+        # correlated, so the interval is somewhat too narrow
+        interval = bootstrap_interval(yv, pd_valid, seed=seed)
         evaluation = {
             "rows": m.n, "events": m.events, "train_rows": int(y.size),
-            "train_events": int(y.sum()), "auc": m.auc, "gini": m.gini, "ks": m.ks,
+            "train_events": int(y.sum()), "auc": m.auc,
+            "auc_interval": [interval.lower, interval.upper], "gini": m.gini, "ks": m.ks,
             "top_decile_lift": m.top_decile_lift, "brier": m.calibration.brier,
             "brier_reference": m.calibration.brier_reference,
             "mean_pd": float(pd_valid.mean()), "event_rate": m.event_rate,
