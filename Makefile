@@ -26,6 +26,7 @@ install: $(VENV)/.installed-base
 install-test: $(VENV)/.installed-test
 
 # The demo bank: 20,000 customers, 24 months, 2% data faults, through the shipped mapping.
+# The credit scorecard is trained before `understand run`: its PD feeds CLV and the PD rule.
 DEMO_CUSTOMERS ?= 20000
 DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
@@ -41,6 +42,7 @@ demo-data: install
 	$(BIN)/nextbest generate --customers $(DEMO_CUSTOMERS) --months 24 --seed 1 --faults 0.02 \
 		--out $(DEMO_EXPORT)
 	$(BIN)/nextbest ingest $(DEMO_EXPORT)/export --mapping src/nextbest/demo/mappings/generated_bank.yaml
+	$(BIN)/nextbest model scorecard train --bank $(DEMO_EXPORT)
 	$(BIN)/nextbest understand run --as-of $(DEMO_AS_OF)
 	$(BIN)/nextbest decide batch
 	$(BIN)/nextbest publish
