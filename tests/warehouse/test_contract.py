@@ -21,7 +21,9 @@ from nextbest.warehouse import (
     WarehouseDataError,
     WarehouseLayoutError,
     open_warehouse,
+    physical_table,
 )
+from nextbest.warehouse.base import newest_versions
 
 SHANGHAI = timezone(timedelta(hours=8))
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -188,6 +190,24 @@ def test_current_breaks_load_time_ties_by_batch_id(wh: Warehouse) -> None:
         writer.append("customer", customers(["k1"], city="旧"))
     current = wh.to_arrow(wh.current("customer")).to_pylist()
     assert [(r["city"], r["_batch_id"]) for r in current] == [("新", "20240102-a")]
+
+
+def test_newest_versions_among_several_appended_out_of_order(wh: Warehouse) -> None:
+    # k1 has three versions appended newest first; k2 one; the cut-off sees only two of k1's.
+    for batch, hours, city in (("b3", 2, "三"), ("b1", 0, "一"), ("b2", 1, "二")):
+        with wh.batch(batch, loaded_at=T0 + timedelta(hours=hours)) as writer:
+            writer.append("customer", customers(["k1"] if batch != "b1" else ["k1", "k2"], city))
+    current = wh.to_arrow(wh.current("customer").order_by("customer_key")).to_pylist()
+    assert [(r["customer_key"], r["city"]) for r in current] == [("k1", "三"), ("k2", "一")]
+    cutoff = T0 + timedelta(minutes=90)
+    known = newest_versions(
+        wh.table("customer"), physical_table("customer"), lambda t: t._loaded_at <= cutoff
+    )
+    rows = wh.to_arrow(known.order_by("customer_key")).to_pylist()
+    assert [(r["customer_key"], r["city"], r["_batch_id"]) for r in rows] == [
+        ("k1", "二", "b2"),
+        ("k2", "一", "b1"),
+    ]
 
 
 def test_current_of_a_keyless_table_is_refused(wh: Warehouse) -> None:

@@ -17,7 +17,7 @@ on every warehouse backend (DuckDB, Spark). The output columns are exactly
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -34,6 +34,7 @@ from nextbest.profile.catalogue import (
     SPEND_CATEGORIES,
     TXN_WINDOWS,
 )
+from nextbest.warehouse.base import newest_versions
 from nextbest.warehouse.layout import physical_table
 
 __all__ = [
@@ -110,22 +111,28 @@ def _instant(value: datetime) -> ibis.Value:
     return ibis.literal(value.astimezone(UTC), type=dt.Timestamp(timezone="UTC"))
 
 
-def known_at(source: TableSource, name: str, cutoff: datetime) -> ibis.Table:
+def known_at(
+    source: TableSource,
+    name: str,
+    cutoff: datetime,
+    where: Callable[[ibis.Table], ibis.Value] | None = None,
+) -> ibis.Table:
     """Table ``name`` as it was known at ``cutoff``: newest version per key loaded by then.
 
     The same ordering as ``Warehouse.current`` (latest load time, then greater batch id),
     applied only to rows with ``_loaded_at <= cutoff``; system columns are dropped.
+    ``where`` may restrict the *key columns* before versions are chosen (every version of a
+    key shares its key values, so this equals filtering afterwards, on fewer rows).
     """
     spec = physical_table(name)
-    key = spec.require_key()
-    t = source.table(name)
-    t = t.filter(t[spec.loaded_at_column] <= _instant(cutoff))
-    rank = ibis.row_number().over(
-        group_by=[t[k] for k in key],
-        order_by=[t[spec.loaded_at_column].desc(), t[spec.batch_column].desc()],
-    )
+    loaded = spec.loaded_at_column
+
+    def rows(t: ibis.Table) -> ibis.Value:
+        known = t[loaded] <= _instant(cutoff)
+        return known & where(t) if where is not None else known
+
     system = [c.name for c in spec.system_columns]
-    return t.mutate(_v=rank).filter(ibis._._v == 0).drop("_v", *system)
+    return newest_versions(source.table(name), spec, rows).drop(*system)
 
 
 def _whole_years(start: ibis.Value, day: date) -> ibis.Value:
@@ -199,8 +206,7 @@ def _holdings(accounts: ibis.Table, point: SnapshotPoint) -> ibis.Table:
 def _balances(src: TableSource, accounts: ibis.Table, point: SnapshotPoint) -> ibis.Table:
     m0 = month_end_on_or_before(point.as_of)
     m3, m6 = shift_month_end(m0, -3), shift_month_end(m0, -6)
-    b = known_at(src, "balance", point.load_cutoff)
-    b = b.filter(b.month_end.isin([m0, m3, m6]))
+    b = known_at(src, "balance", point.load_cutoff, lambda t: t.month_end.isin([m0, m3, m6]))
     owners = accounts.select("account_key", "customer_key", "family", "margin_rate")
     b = b.join(owners, "account_key")
     group = b.family.cases(*FAMILY_GROUPS.items(), else_="other")

@@ -13,6 +13,7 @@ checking its class.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +23,58 @@ from types import TracebackType
 import ibis
 import pyarrow as pa
 
-from nextbest.warehouse.layout import LAYOUT, hashed_table, physical_table
+from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
 
-__all__ = ["BatchWriter", "Capabilities", "Warehouse"]
+__all__ = ["BatchWriter", "Capabilities", "Warehouse", "newest_versions"]
+
+
+def newest_versions(
+    table: ibis.Table,
+    spec: PhysicalTable,
+    where: Callable[[ibis.Table], ibis.Value] | None = None,
+) -> ibis.Table:
+    """The newest stored version of each key of ``table`` (all stored rows of ``spec``).
+
+    Newest means the latest load time; ties (two batches loaded in the same instant) go to
+    the greater batch id. ``where`` restricts the rows first and may use only the key and
+    system columns (e.g. a load cut-off).
+
+    Most keys have one version, so only keys stored more than once are ranked: ranking
+    every row (a window over the whole table) sorts all of it and spills at tens of
+    millions of rows. Here the full rows are read once and matched against the newest
+    version of the repeated keys (two scans of key columns find those); each read starts
+    from the table itself, so the query never materialises the full rows twice.
+    """
+    key = list(spec.require_key())
+    version = [spec.batch_column, spec.loaded_at_column]
+    if spec.hash_column is not None:
+        version.append(spec.hash_column)
+
+    def rows(*columns: str) -> ibis.Table:
+        r = table.select(*columns) if columns else table
+        return r.filter(where(r)) if where is not None else r
+
+    repeated = (
+        rows(*key, spec.loaded_at_column)
+        .group_by(key)
+        .aggregate(_versions=ibis._.count())
+        .filter(ibis._._versions > 1)
+        .select(*key)
+    )
+    candidates = rows(*key, *version).semi_join(repeated, key)
+    rank = ibis.row_number().over(
+        group_by=[candidates[k] for k in key],
+        order_by=[candidates[spec.loaded_at_column].desc(), candidates[spec.batch_column].desc()],
+    )
+    newest = candidates.mutate(_rank=rank).filter(ibis._._rank == 0)
+    newest = newest.select(*key, **{f"_newest{c}": newest[c] for c in version})
+    full = rows()
+    joined = full.left_join(newest, key)
+    single = joined[f"_newest{spec.batch_column}"].isnull()
+    match = ibis.literal(True)
+    for c in version:
+        match = match & (joined[c] == joined[f"_newest{c}"])
+    return joined.filter(single | match).select(*full.columns)
 
 
 @dataclass(frozen=True)
@@ -198,14 +248,7 @@ class Warehouse(abc.ABC):
         nextbest.errors.NextbestError
             If the table has no key (``quarantine``, ``dq_flag``).
         """
-        spec = physical_table(name)
-        spec.require_key()
-        t = self.table(name)
-        rank = ibis.row_number().over(
-            group_by=[t[k] for k in spec.key],
-            order_by=[t[spec.loaded_at_column].desc(), t[spec.batch_column].desc()],
-        )
-        return t.mutate(_version_rank=rank).filter(ibis._._version_rank == 0).drop("_version_rank")
+        return newest_versions(self.table(name), physical_table(name))
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         """Execute ``expr`` on this warehouse and return the result as an Arrow table."""
