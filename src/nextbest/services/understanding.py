@@ -13,15 +13,19 @@ Re-running an as-of date appends a new version; ``Warehouse.current`` returns th
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from nextbest.errors import NextbestError
@@ -199,10 +203,15 @@ def run_understanding(
         clock = now
 
     previous = _previous_stages(wh, as_of)
-    with wh.batch(batch_id) as writer:
+    with ExitStack() as stack:
         step("feature snapshot")
-        rows["feature_snapshot"] = _append_expr(wh, writer, "feature_snapshot",
-                                                snapshot_features(wh, point))  # fmt: skip
+        # Computed before the batch opens: a batch may run under a tighter memory limit (the
+        # DuckDB warehouse's batch limit), which the snapshot's joins exceed at 1M customers.
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nextbest-")))
+        snapshot_file = scratch / "feature_snapshot.parquet"
+        _write_parquet(wh, snapshot_features(wh, point), snapshot_file)
+        writer = stack.enter_context(wh.batch(batch_id))
+        rows["feature_snapshot"] = _append_parquet(writer, "feature_snapshot", snapshot_file)
         if rows["feature_snapshot"] == 0:
             raise UnderstandingError(
                 f"no customer is known at load cut-off {cutoff.isoformat()}; ingest data first"
@@ -297,6 +306,26 @@ def run_understanding(
         transitions=transitions,
         seconds=seconds,
         pd_source=detail["pd_source"],
+    )
+
+
+def _write_parquet(wh: Warehouse, expr: ibis.Table, path: Path) -> None:
+    """Write the result of ``expr`` to ``path`` in Arrow record batches (bounded memory)."""
+    out = None
+    for batch in wh.backend.to_pyarrow_batches(expr, chunk_size=250_000):
+        out = out or pq.ParquetWriter(path, batch.schema)
+        out.write_batch(batch)
+    if out is None:
+        pq.write_table(pa.table({}), path)
+    else:
+        out.close()
+
+
+def _append_parquet(writer: BatchWriter, table: str, path: Path) -> int:
+    """Append the rows of a Parquet file in record batches."""
+    return sum(
+        writer.append(table, pa.Table.from_batches([batch]))
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=250_000)
     )
 
 
