@@ -174,6 +174,8 @@ def run_suite(
         result = run_stage(stage.name, argv)
         if result.returncode != 0:
             print(result.stderr_tail, file=sys.stderr)
+            if results:  # what was measured before the failure is still worth seeing
+                _print_table(suite, size, stages, results)
             raise SystemExit(
                 f"stage {suite}/{stage.name} failed with exit code {result.returncode}"
             )
@@ -205,6 +207,8 @@ def _print_table(
     ):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for s in stages:
+        if s.name not in results:
+            continue
         r = results[s.name]
         rows = r.rows
         ratio = ""

@@ -352,10 +352,13 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
     gb = float(os.environ.get("NEXTBEST_BENCH_PANDAS_GB", "12"))
     before = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (int(gb * 2**30), before[1]))
+    import duckdb
+
     try:
         return _run_pandas(home, as_of, out)
-    except MemoryError:
-        return {"failed": f"MemoryError under a {gb:g} GB address-space limit"}
+    except (MemoryError, duckdb.OutOfMemoryException) as exc:
+        # DuckDB reads the rows out of the warehouse under the same limit
+        return {"failed": f"{type(exc).__name__} under a {gb:g} GB address-space limit"}
     finally:
         resource.setrlimit(resource.RLIMIT_AS, before)
 

@@ -50,3 +50,26 @@ def test_stages_option_runs_only_the_named_stages(tmp_path: Path, monkeypatch) -
     assert [r.rows for r in run_suite("fake", "small", tmp_path)] == [0, 1, 2]
     with pytest.raises(SystemExit, match="none of the stages"):
         run_suite("fake", "small", tmp_path, {"nope"})
+
+
+def test_a_failing_stage_still_shows_the_stages_measured_before(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import types
+
+    import pytest
+
+    from bench.harness import Stage, run_suite
+
+    def stages(size: str, workdir: Path) -> list[Stage]:
+        return [
+            Stage("first", [sys.executable, "-c", "print('{\"rows\": 7}')"]),
+            Stage("broken", [sys.executable, "-c", "raise SystemExit(3)"]),
+            Stage("never", [sys.executable, "-c", "print('{}')"]),
+        ]
+
+    monkeypatch.setitem(sys.modules, "bench.suites.fake", types.SimpleNamespace(stages=stages))
+    with pytest.raises(SystemExit, match="fake/broken failed with exit code 3"):
+        run_suite("fake", "small", tmp_path)
+    shown = capsys.readouterr().out
+    assert "first" in shown and "never" not in shown
