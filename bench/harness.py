@@ -58,6 +58,12 @@ class StageResult:
     stderr_tail: str = ""
 
     @property
+    def failed(self) -> str | None:
+        """Why the stage could not do its work, when it says so (``"failed"`` in its output)."""
+        value = self.output.get("failed")
+        return str(value) if value else None
+
+    @property
     def rows(self) -> int | None:
         value = self.output.get("rows")
         if isinstance(value, dict):
@@ -214,10 +220,15 @@ def _print_table(
         ratio = ""
         if s.name in baselines:
             ratio = "; ".join(
-                f"{r.seconds / max(results[b].seconds, 1e-9):.2f}x {b}" for b in baselines[s.name]
+                f"{r.seconds / max(results[b].seconds, 1e-9):.2f}x {b}"
+                for b in baselines[s.name]
+                if not results[b].failed
             )
         elif s.baseline:
             ratio = "baseline"
+        detail = s.detail(r.output) if s.detail is not None and r.output else ""
+        if r.failed:  # a stage that reports failure (e.g. out of memory) has no ratio
+            ratio, detail = "", f"failed: {r.failed}"
         table.add_row(
             s.name,
             f"{r.seconds:.2f}",
@@ -226,7 +237,7 @@ def _print_table(
             f"{rows:,}" if rows is not None else "",
             f"{rows / max(r.seconds, 1e-9):,.0f}" if rows else "",
             ratio,
-            s.detail(r.output) if s.detail is not None and r.output else "",
+            detail,
         )
     Console(width=max(Console().width, 120)).print(table)
 

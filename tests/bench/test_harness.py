@@ -73,3 +73,23 @@ def test_a_failing_stage_still_shows_the_stages_measured_before(
         run_suite("fake", "small", tmp_path)
     shown = capsys.readouterr().out
     assert "first" in shown and "never" not in shown
+
+
+def test_a_stage_reporting_failure_gets_no_ratio(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import types
+
+    from bench.harness import Stage, run_suite
+
+    def stages(size: str, workdir: Path) -> list[Stage]:
+        say = [sys.executable, "-c"]
+        return [
+            Stage("ours", [*say, "print('{}')"]),
+            Stage("other", [*say, "print('{\"failed\": \"out of memory\"}')"], baseline=True,
+                  compare_to="ours"),
+        ]  # fmt: skip
+
+    monkeypatch.setitem(sys.modules, "bench.suites.fake", types.SimpleNamespace(stages=stages))
+    results = run_suite("fake", "small", tmp_path)
+    assert [r.failed for r in results] == [None, "out of memory"]
+    shown = capsys.readouterr().out
+    assert "failed: out of memory" in shown and "x other" not in shown
