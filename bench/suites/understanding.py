@@ -363,38 +363,64 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
         resource.setrlimit(resource.RLIMIT_AS, before)
 
 
+#: Transactions per pandas pass (``NEXTBEST_BENCH_PANDAS_ROWS``): above it the customers
+#: are split into hash partitions processed one after another, as a pandas user would when
+#: the table does not fit (1M customers, 79M rows: killed by the kernel at 24 GB in one go).
+PANDAS_ROWS = 12_000_000
+
+
 def _run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
     import duckdb
+    import pyarrow.parquet as pq
 
     from nextbest.profile.features import SnapshotPoint
 
     cutoff = datetime.now(UTC)
     point = SnapshotPoint(as_of, cutoff)
-    started = time.perf_counter()
+    per_part = int(os.environ.get("NEXTBEST_BENCH_PANDAS_ROWS", PANDAS_ROWS))
+    load_s = compute_s = 0.0
+    rows = customers_done = 0
+    writer = None
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        # the amount as double, as the SQL baseline reads it (pandas has no fast decimal);
-        # repeated strings become categoricals, as a pandas user would load them at 50M+
-        txn = con.sql(
-            "select customer_key, txn_id, txn_time, cast(amount as double) amount, "
-            "direction, channel, merchant_category, counterparty_type, _batch_id, "
-            '_loaded_at from "transaction"'
-        ).to_arrow_table()
-        txn = pa.table(
-            {
-                name: txn.column(name).dictionary_encode() if name in _CATEGORICAL else col
-                for name, col in zip(txn.column_names, txn.columns, strict=True)
-            }
-        ).to_pandas(self_destruct=True)
-        customers = (
-            con.sql("select customer_key, _loaded_at from customer").to_arrow_table().to_pandas()
-        )
-    loaded = time.perf_counter()
-    customers = customers.loc[customers["_loaded_at"] <= pd.Timestamp(cutoff), "customer_key"]
-    frame = pandas_features(txn, customers, as_of, cutoff, point.day_end, point.timezone)
-    frame.to_parquet(out, index=False)
-    done = time.perf_counter()
-    return {"rows": len(txn), "customers": len(frame), "load_s": loaded - started,
-            "compute_s": done - loaded}  # fmt: skip
+        total = _transactions(con, cutoff)
+        parts = max(1, -(-total // per_part))
+        for part in range(parts):
+            # every version of a transaction belongs to the same customer, so partitions by
+            # customer keep each transaction's versions together
+            where = f"hash(customer_key) % {parts} = {part}"
+            started = time.perf_counter()
+            # the amount as double, as the SQL baseline reads it (pandas has no fast
+            # decimal); repeated strings become categoricals, as a pandas user would load them
+            txn = con.sql(
+                "select customer_key, txn_id, txn_time, cast(amount as double) amount, "
+                "direction, channel, merchant_category, counterparty_type, _batch_id, "
+                f'_loaded_at from "transaction" where {where}'
+            ).to_arrow_table()
+            txn = pa.table(
+                {
+                    name: txn.column(name).dictionary_encode() if name in _CATEGORICAL else col
+                    for name, col in zip(txn.column_names, txn.columns, strict=True)
+                }
+            ).to_pandas(self_destruct=True)
+            customers = con.sql(
+                f"select customer_key, _loaded_at from customer where {where}"
+            ).to_arrow_table().to_pandas()  # fmt: skip
+            loaded = time.perf_counter()
+            known = customers["_loaded_at"] <= pd.Timestamp(cutoff)
+            frame = pandas_features(txn, customers.loc[known, "customer_key"], as_of, cutoff,
+                                    point.day_end, point.timezone)  # fmt: skip
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer = writer or pq.ParquetWriter(out, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            load_s += loaded - started
+            compute_s += time.perf_counter() - loaded
+            rows += len(txn)
+            customers_done += len(frame)
+            del txn, customers, frame, table
+    if writer is not None:
+        writer.close()
+    return {"rows": rows, "customers": customers_done, "parts": parts, "load_s": load_s,
+            "compute_s": compute_s}  # fmt: skip
 
 
 def run_snapshot(home: Path, as_of: date, out: Path) -> dict[str, object]:
