@@ -24,10 +24,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from nextbest.models.binning import FeatureBinning, fit_binning
+from nextbest.models.binning import BINNING_METHODS, BinningMethod, FeatureBinning, fit_binning
 
 __all__ = ["Scorecard", "ScorecardRow"]
 
@@ -58,6 +58,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         Features with information value below this are dropped (0.02 = "useless" cut).
     max_features:
         Keep at most this many features by IV (``None``: all above ``min_iv``).
+    binning:
+        ``optimal`` (optbinning's solver) or ``pav`` (the pool-adjacent-violators heuristic).
     n_prebins, min_bin_share:
         Binning settings (see :func:`nextbest.models.binning.fit_binning`).
     C:
@@ -80,6 +82,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "min_iv": [Interval(Real, 0, None, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "binning": [StrOptions(set(BINNING_METHODS))],
         "n_prebins": [Interval(Integral, 2, None, closed="left")],
         "min_bin_share": [Interval(Real, 0, 0.5, closed="both")],
         "C": [Interval(Real, 0, None, closed="neither")],
@@ -92,6 +95,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self,
         min_iv: float = 0.02,
         max_features: int | None = None,
+        binning: BinningMethod = "optimal",
         n_prebins: int = 20,
         min_bin_share: float = 0.05,
         C: float = 1.0,
@@ -101,6 +105,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.min_iv = min_iv
         self.max_features = max_features
+        self.binning = binning
         self.n_prebins = n_prebins
         self.min_bin_share = min_bin_share
         self.C = C
@@ -123,6 +128,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 X[c],
                 target,
                 feature=str(c),
+                method=self.binning,
                 n_prebins=self.n_prebins,
                 min_bin_share=self.min_bin_share,
             )
