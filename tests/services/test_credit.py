@@ -45,6 +45,7 @@ def test_train_register_score_and_cli(tmp_path: Path) -> None:
     assert entry.data_window == ("2025-10-31", "2026-10-31")
     assert steps == ["snapshot 2025-10-31", "fitting"]
     assert "customer holdout" in ev["design"]["validation"]
+    assert ev["binning"] == "optimal"
     assert ev["scaling"] == {"base_score": 500, "base_odds": 20, "pdo": 40}
     assert ev["events"] > 0 and ev["train_events"] > 0
     assert set(ev["baseline_auc"]) == {"days_past_due", "credit_utilisation", "oracle"}
@@ -82,4 +83,7 @@ def test_train_register_score_and_cli(tmp_path: Path) -> None:
     assert csv.stdout.startswith("feature,bin,count,event_rate,woe,points\n")
     wrong = run_cli(settings, "model", "scorecard", "export", "--format", "xml", **env)
     assert wrong.returncode != 0 and "--format must be csv or json" in wrong.stderr + wrong.stdout
+    wrong = run_cli(settings, "model", "scorecard", "train", "--binning", "quantile", **env)
+    assert wrong.returncode != 0
+    assert "--binning must be optimal or pav" in wrong.stderr + wrong.stdout
     assert model_registry(settings).champion_version(CREDIT_SCORECARD) == entry.version

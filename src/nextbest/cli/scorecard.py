@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -50,14 +50,20 @@ def train(
         Path | None,
         typer.Option("--bank", help="Generated demo bank folder: adds the world's oracle."),
     ] = None,
+    binning: Annotated[
+        str, typer.Option("--binning", help="optimal (optbinning) or pav (heuristic).")
+    ] = "optimal",
     as_json: bool = JsonOption,
 ) -> None:
     """Build the holdout design, fit the scorecard, evaluate and register a version."""
     from nextbest.config import load_settings
+    from nextbest.models.binning import BINNING_METHODS, BinningMethod
     from nextbest.services.credit import train_scorecard
 
     if base_odds <= 0 or pdo <= 0:
         raise NextbestError("--base-odds and --pdo must be greater than 0")
+    if binning not in BINNING_METHODS:
+        raise NextbestError(f"--binning must be optimal or pav, got {binning!r}")
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, transient=True, disable=as_json,
@@ -69,7 +75,7 @@ def train(
 
         result = train_scorecard(
             load_settings(), seed=seed, base_score=base_score, base_odds=base_odds, pdo=pdo,
-            points=points, bank=bank, on_step=step,
+            points=points, binning=cast("BinningMethod", binning), bank=bank, on_step=step,
         )  # fmt: skip
 
     def render(r: Any) -> None:
@@ -78,7 +84,8 @@ def train(
         console.print(
             f"credit_scorecard {entry.version} registered ({entry.data_window[0]} .. "
             f"{entry.data_window[1]}, holdout seed {entry.seed}, code {entry.code_version}); "
-            f"{s['base_score']:g} points at {s['base_odds']:g}:1, PDO {s['pdo']:g}"
+            f"{s['base_score']:g} points at {s['base_odds']:g}:1, PDO {s['pdo']:g}; "
+            f"{ev['binning']} binning, fit {r.seconds['fit']:.2f} s"
         )
         table = Table("score", "holdout AUC")
         low, high = ev["auc_interval"]

@@ -21,6 +21,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from nextbest.config import Settings
+from nextbest.models.binning import BinningMethod
 from nextbest.models.credit import (
     DEFAULT_DPD,
     CreditDefaultTarget,
@@ -119,6 +120,7 @@ def train_scorecard(
     holdout_share: float = 0.3,
     max_features: int = 12,
     min_bin_share: float = 0.02,
+    binning: BinningMethod = "optimal",
     last_day: date | None = None,
     bank: Path | None = None,
     on_step: Callable[[str], None] | None = None,
@@ -132,7 +134,8 @@ def train_scorecard(
     ``bank`` (a generated demo bank folder) is given. ``min_bin_share`` is below the
     scorecard's general default (0.05): customers in arrears at T are only a few per cent of
     the eligible rows, and a 5 % minimum merges them into the "0 days past due" bin, which
-    removes the strongest credit characteristic (its IV falls to 0).
+    removes the strongest credit characteristic (its IV falls to 0). ``binning`` chooses the
+    binning method (:func:`nextbest.models.binning.fit_binning`).
     """
     step = on_step or (lambda _m: None)
     wh = warehouse or open_warehouse(settings, read_only=True)
@@ -153,8 +156,9 @@ def train_scorecard(
         # data) carries no information and cannot be binned
         empty = [f for f in ts.features if X[f].isna().all()]
         X = X.drop(columns=empty)
-        card = Scorecard(max_features=max_features, min_bin_share=min_bin_share,
-                         base_score=base_score, base_odds=base_odds, pdo=pdo).fit(X, y)  # fmt: skip
+        card = Scorecard(max_features=max_features, binning=binning,
+                         min_bin_share=min_bin_share, base_score=base_score,
+                         base_odds=base_odds, pdo=pdo).fit(X, y)  # fmt: skip
         t2 = time.perf_counter()
         Xv, yv = ts.part("validation")
         baselines: dict[str, NDArray[np.float64]] = {
@@ -183,7 +187,7 @@ def train_scorecard(
             "brier_reference": m.calibration.brier_reference,
             "mean_pd": float(pd_valid.mean()), "event_rate": m.event_rate,
             "baseline_auc": {k: v.auc for k, v in report.baselines.items()},
-            "without_values": empty,
+            "without_values": empty, "binning": binning,
             "selected": [{"feature": f, "iv": card.binnings_[f].iv,
                           "bins": len(card.binnings_[f].bins)} for f in card.selected_],
             "scaling": {"base_score": base_score, "base_odds": base_odds, "pdo": pdo},
