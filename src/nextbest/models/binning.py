@@ -351,9 +351,8 @@ def _fit_numeric_pav(
 def _fit_numeric_optimal(
     x: NDArray[np.float64], y: NDArray[np.float64], feature: str, n_prebins: int, min_share: float
 ) -> FeatureBinning:
-    # optbinning's bins are [s_i, s_i+1), ours (c_i, c_i+1]. Its CART pre-bin splits lie
-    # between observed values (scikit-learn's tree sends x <= split left, as here), so both
-    # readings put the training values in the same bins.
+    # optbinning's bins are [s_i, s_i+1), ours (c_i, c_i+1]: its CART pre-bin splits lie
+    # between observed values, so both put the training values in the same bins.
     ok = ~np.isnan(x)
     trends: tuple[Literal["ascending", "descending"], ...] = ("ascending", "descending")
     fits = []
