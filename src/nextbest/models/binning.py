@@ -306,7 +306,7 @@ def _interval_binning(
     ok = ~np.isnan(x)
     idx = np.searchsorted(cuts, x[ok], side="left")
     counts = np.bincount(idx, minlength=cuts.size + 1).astype(float)
-    events = np.bincount(idx, weights=y[ok], minlength=cuts.size + 1)
+    events = np.bincount(idx, weights=y[ok], minlength=cuts.size + 1).astype(float)
     edges = [-np.inf, *cuts.tolist(), np.inf]
     bounds: list[tuple[float | None, float | None]] = list(itertools.pairwise(edges))
     labels = [f"({lo:.6g}, {hi:.6g}]" for lo, hi in bounds]
@@ -388,7 +388,7 @@ def _fit_categorical_optimal(
     where = {c: k for k, g in enumerate(groups) for c in g}
     idx = np.array([where.get(c, len(groups)) for c in levels], dtype=np.int64)
     counts = np.bincount(idx, minlength=len(groups) + bool(rare)).astype(float)
-    events = np.bincount(idx, weights=ys, minlength=len(groups) + bool(rare))
+    events = np.bincount(idx, weights=ys, minlength=len(groups) + bool(rare)).astype(float)
     labels = [", ".join(g) for g in groups]
     categories = list(groups)
     if rare:  # "(other)" also takes, in scoring, levels never seen
