@@ -88,3 +88,17 @@ def test_unknown_binning_is_rejected() -> None:
     X, y = _credit(n=200)
     with pytest.raises(ValueError, match="binning"):
         Scorecard(binning="quantile").fit(X, y)  # type: ignore[arg-type]
+
+
+def test_a_scorecard_saved_before_the_binning_parameter_loads_as_pav() -> None:
+    import pickle
+
+    X, y = _credit(n=1500)
+    card = Scorecard(binning="pav").fit(X, y)
+    state = card.__getstate__()
+    del state["binning"]  # as pickled by the version without the parameter
+    old = Scorecard.__new__(Scorecard)
+    old.__setstate__(state)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params()["binning"] == "pav"
+    np.testing.assert_allclose(loaded.credit_score(X), card.credit_score(X))

@@ -113,6 +113,11 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.base_odds = base_odds
         self.pdo = pdo
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # scorecards saved before the ``binning`` parameter existed were binned by PAV
+        state.setdefault("binning", "pav")
+        super().__setstate__(state)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: pd.DataFrame, y: Any) -> Scorecard:
         """Bin every column, select by IV, fit the regression, derive the points."""
