@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nextbest.cli.output import JsonOption, console, emit
+from nextbest.cli.output import JsonOption, as_of_day, console, emit
 from nextbest.cli.scorecard import scorecard_app
 from nextbest.errors import NextbestError
 
@@ -302,17 +302,6 @@ propensity_app = typer.Typer(
 )
 
 
-def _day(value: str | None) -> Any:
-    from datetime import date
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise NextbestError(f"--as-of {value!r}: expected a date YYYY-MM-DD") from exc
-
-
 @churn_app.command("train")
 def churn_train(
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="Months ahead.")] = 3,
@@ -375,7 +364,7 @@ def churn_score(
     from nextbest.config import load_settings
     from nextbest.services.modelling import score_churn
 
-    result = score_churn(load_settings(), as_of=_day(as_of), version=version)
+    result = score_churn(load_settings(), as_of=as_of_day(as_of), version=version)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in {".parquet", ".pq"}:
         result.scores.to_parquet(out, index=False)
@@ -417,7 +406,7 @@ def churn_warn(
     from nextbest.config import load_settings
     from nextbest.services.modelling import warn_churn
 
-    warnings = warn_churn(load_settings(), as_of=_day(as_of), min_band=band, limit=limit)
+    warnings = warn_churn(load_settings(), as_of=as_of_day(as_of), min_band=band, limit=limit)
     data = [w.to_dict() for w in warnings]
 
     def render(rows: list[dict[str, Any]]) -> None:
@@ -545,7 +534,7 @@ def propensity_score(
     from nextbest.config import load_settings
     from nextbest.services.modelling import score_propensity
 
-    result = score_propensity(load_settings(), as_of=_day(as_of), version=version)
+    result = score_propensity(load_settings(), as_of=as_of_day(as_of), version=version)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in {".parquet", ".pq"}:
         result.scores.to_parquet(out, index=False)

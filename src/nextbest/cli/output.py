@@ -14,12 +14,24 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["JsonOption", "console", "emit", "err_console", "to_jsonable"]
+__all__ = ["JsonOption", "as_of_day", "console", "emit", "err_console", "to_jsonable"]
 
 console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+def as_of_day(value: str | None) -> date | None:
+    """The ``--as-of`` option as a date (``None`` when not given)."""
+    from nextbest.errors import NextbestError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise NextbestError(f"--as-of {value!r}: expected a date YYYY-MM-DD") from exc
 
 
 def to_jsonable(value: Any) -> Any:

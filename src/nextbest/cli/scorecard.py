@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nextbest.cli.output import JsonOption, console, emit
+from nextbest.cli.output import JsonOption, as_of_day, console, emit
 from nextbest.errors import NextbestError
 
 __all__ = ["scorecard_app"]
@@ -20,17 +20,6 @@ scorecard_app = typer.Typer(
     help="Credit scorecard: 90+ days past due within 12 months, points and PD.",
     no_args_is_help=True,
 )
-
-
-def _as_of(value: str | None) -> Any:
-    from datetime import date
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise NextbestError(f"--as-of {value!r}: expected a date YYYY-MM-DD") from exc
 
 
 @scorecard_app.command("train")
@@ -118,7 +107,7 @@ def score(
     from nextbest.config import load_settings
     from nextbest.services.credit import score_credit
 
-    result = score_credit(load_settings(), as_of=_as_of(as_of), version=version)
+    result = score_credit(load_settings(), as_of=as_of_day(as_of), version=version)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() in {".parquet", ".pq"}:

@@ -40,7 +40,7 @@ from nextbest.privacy.keys import KeyRing
 from nextbest.privacy.pseudonym import customer_keys
 from nextbest.services.modelling import (
     DEMO_SOURCE_SYSTEM,
-    ModellingError,
+    first_data_day,
     last_data_day,
     model_registry,
     truth_table,
@@ -85,14 +85,6 @@ def demo_credit_oracle(
     prob = np.where(onset_passed.to_numpy(), 1.0, prob)
     series = pd.Series(prob, index=index)
     return series.reindex(keys.to_numpy()).fillna(0.0).to_numpy(np.float64)
-
-
-def _first_data_day(wh: Warehouse) -> date:
-    t = wh.table("transaction")
-    value = wh.to_arrow(t.txn_time.min().name("m").as_table()).column(0)[0].as_py()
-    if value is None:
-        raise ModellingError("the warehouse holds no transactions: ingest data first")
-    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,7 @@ def train_scorecard(
     try:
         cutoff = frames.load_cutoff if frames is not None else datetime.now(UTC)
         design = scorecard_design(
-            _first_data_day(wh), last_day or last_data_day(wh), cutoff, points=points,
+            first_data_day(wh), last_day or last_data_day(wh), cutoff, points=points,
             spacing_months=spacing_months, holdout=CustomerHoldout(holdout_share, seed),
             timezone=settings.timezone,
         )  # fmt: skip

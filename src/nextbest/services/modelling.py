@@ -51,6 +51,7 @@ __all__ = [
     "demo_churn_oracle",
     "demo_model_check",
     "demo_propensity_oracle",
+    "first_data_day",
     "last_data_day",
     "model_registry",
     "propensity_choice",
@@ -160,8 +161,18 @@ def model_registry(settings: Settings) -> ModelRegistry:
 
 def last_data_day(wh: Warehouse) -> date:
     """The day of the latest transaction in the warehouse."""
-    t = wh.table("transaction")
-    value = wh.to_arrow(t.txn_time.max().name("m").as_table()).column(0)[0].as_py()
+    return _transaction_day(wh, latest=True)
+
+
+def first_data_day(wh: Warehouse) -> date:
+    """The day of the earliest transaction in the warehouse."""
+    return _transaction_day(wh, latest=False)
+
+
+def _transaction_day(wh: Warehouse, *, latest: bool) -> date:
+    time = wh.table("transaction").txn_time
+    extreme = time.max() if latest else time.min()
+    value = wh.to_arrow(extreme.name("m").as_table()).column(0)[0].as_py()
     if value is None:
         raise ModellingError("the warehouse holds no transactions: ingest data first")
     return value.date() if isinstance(value, datetime) else value
