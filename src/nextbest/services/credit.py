@@ -32,7 +32,7 @@ from nextbest.models.credit import (
     scorecard_design,
 )
 from nextbest.models.evaluation import bootstrap_interval
-from nextbest.models.registry import DriftReport, RegistryEntry
+from nextbest.models.registry import RegistryEntry
 from nextbest.models.report import build_report
 from nextbest.models.scorecard import Scorecard
 from nextbest.models.training_sets import LIVE_STAGES, SnapshotFrames
@@ -40,6 +40,7 @@ from nextbest.privacy.keys import KeyRing
 from nextbest.privacy.pseudonym import customer_keys
 from nextbest.services.modelling import (
     DEMO_SOURCE_SYSTEM,
+    ModelScores,
     first_data_day,
     last_data_day,
     model_registry,
@@ -50,7 +51,6 @@ from nextbest.warehouse import Warehouse, open_warehouse
 __all__ = [
     "CREDIT_SCORECARD",
     "ChampionPd",
-    "CreditScores",
     "ScorecardTraining",
     "champion_pd_model",
     "demo_credit_oracle",
@@ -203,20 +203,6 @@ def train_scorecard(
     return ScorecardTraining(entry, evaluation, {"training_set": t1 - t0, "fit": t2 - t1})
 
 
-@dataclass(frozen=True)
-class CreditScores:
-    """PD, points and band of every live customer at ``as_of``, with drift on the
-    scorecard's own population (live credit customers not in default)."""
-
-    as_of: date
-    version: str
-    scores: pd.DataFrame
-    drift: DriftReport
-
-    def band_counts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.scores["band"].value_counts().items()}
-
-
 def score_credit(
     settings: Settings,
     *,
@@ -224,7 +210,7 @@ def score_credit(
     version: str | None = None,
     warehouse: Warehouse | None = None,
     frames: SnapshotFrames | None = None,
-) -> CreditScores:
+) -> ModelScores:
     """Score every live customer with the champion (or ``version``) scorecard.
 
     ``scores``: ``customer_key, probability_of_default, credit_score, band, has_credit``.
@@ -253,7 +239,7 @@ def score_credit(
     scored = CreditDefaultTarget().eligible(live).to_numpy()
     drift = registry.drift(CREDIT_SCORECARD, live[scored], probability[scored],
                            version=entry.version)  # fmt: skip
-    return CreditScores(day, entry.version, scores, drift)
+    return ModelScores(day, entry.version, scores, drift)
 
 
 def export_scorecard(

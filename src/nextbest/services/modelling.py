@@ -42,8 +42,8 @@ from nextbest.warehouse import Warehouse, open_warehouse
 __all__ = [
     "CHURN_MODEL",
     "PROPENSITY_MODEL",
-    "ChurnScores",
     "ChurnTraining",
+    "ModelScores",
     "ModellingError",
     "PropensityScores",
     "PropensityTraining",
@@ -264,8 +264,9 @@ def train_churn(
 
 
 @dataclass(frozen=True)
-class ChurnScores:
-    """Scores of every live customer at ``as_of`` with the drift against training."""
+class ModelScores:
+    """A model's scores of every customer it scores at ``as_of`` (one row each, with a
+    ``band`` column) and the drift against its training population."""
 
     as_of: date
     version: str
@@ -298,7 +299,7 @@ def score_churn(
     version: str | None = None,
     warehouse: Warehouse | None = None,
     frames: SnapshotFrames | None = None,
-) -> ChurnScores:
+) -> ModelScores:
     """Score every live customer with the champion (or ``version``) and measure drift.
 
     ``frames`` reuses snapshots already computed (scoring reads the as-of date and the
@@ -316,7 +317,7 @@ def score_churn(
     drift = registry.drift(CHURN_MODEL, snap, scores["probability"].to_numpy(),
                            version=entry.version)  # fmt: skip
     day = snap["as_of_date"].iat[0] if len(snap) else (as_of or date.today())
-    return ChurnScores(day, entry.version, scores, drift)
+    return ModelScores(day, entry.version, scores, drift)
 
 
 def warn_churn(
