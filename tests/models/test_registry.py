@@ -67,3 +67,30 @@ def test_drift_alerts_on_a_shifted_population_only(tmp_path) -> None:
     assert shifted.level == "alert"
     assert {r.variable for r in shifted.alerts()} >= {"a", "score"}
     assert shifted.to_dict()["variables"][0]["variable"] in ("a", "score")
+
+
+def test_evaluation_reports_are_stored_as_html_and_json_per_version(tmp_path) -> None:
+    import json
+
+    from nextbest.models.report import build_report
+
+    reg = ModelRegistry(tmp_path / "models")
+    X, y = _data(3)
+    model = TabularClassifier(n_estimators=20, random_state=3).fit(X, y)
+    score = model.predict_proba(X)[:, 1]
+    report = build_report("Toy", y, score, baselines={"a alone": X["a"].to_numpy()})
+    entry = reg.register("toy", model, kind="toy", data_window=("2026-01-31", "2026-10-31"),
+                         features=["a", "b"], metrics={}, seed=3,
+                         reports={"validation": report})  # fmt: skip
+    pages = reg.reports("toy", entry.version)
+    assert list(pages) == ["validation"]
+    assert "<svg" in pages["validation"].read_text(encoding="utf-8")
+    stored = json.loads(pages["validation"].with_suffix(".json").read_text(encoding="utf-8"))
+    assert stored["model"]["auc"] == pytest.approx(report.model.auc)
+    assert set(stored["baselines"]) == {"a alone"}
+    assert reg.reports("toy", _register(reg, 4).version) == {}  # registered without
+    with pytest.raises(RegistryError, match="not a plain name"):
+        reg.register("toy", model, kind="toy", data_window=("2026-01-31", "2026-10-31"),
+                     features=["a", "b"], metrics={}, seed=3,
+                     reports={"../x": report})  # fmt: skip
+    assert [e.version for e, _ in reg.entries("toy")] == ["v0001", "v0002"]  # nothing left

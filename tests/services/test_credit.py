@@ -87,3 +87,6 @@ def test_train_register_score_and_cli(tmp_path: Path) -> None:
     assert wrong.returncode != 0
     assert "--binning must be optimal or pav" in wrong.stderr + wrong.stdout
     assert model_registry(settings).champion_version(CREDIT_SCORECARD) == entry.version
+    holdout = model_registry(settings).reports(CREDIT_SCORECARD)["holdout"]
+    stored = json.loads(holdout.with_suffix(".json").read_text(encoding="utf-8"))
+    assert stored["model"]["auc"] == pytest.approx(ev["auc"])

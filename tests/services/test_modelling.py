@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from nextbest.services.modelling import (
     CHURN_MODEL,
@@ -60,6 +63,13 @@ def test_train_register_score_warn_and_registry_cli() -> None:
     assert json.loads(promoted.stdout)["champion"] == second.entry.version
     missing = run_cli(gb.settings, "model", "registry", "promote", "churn", "v0099")
     assert missing.returncode != 0 and "no version 'v0099'" in (missing.stderr + missing.stdout)
+    reports = run_cli(gb.settings, "model", "registry", "reports", "churn", "--version",
+                      entry.version, "--json")  # fmt: skip
+    assert reports.returncode == 0, reports.stderr
+    page = Path(json.loads(reports.stdout)["reports"]["validation"])
+    stored = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    assert stored["model"]["auc"] == pytest.approx(trained.evaluation["auc"])
+    assert {"recency", "rfm", "oracle"} <= set(stored["baselines"]) and stored["importance"]
 
 
 def test_propensity_train_choice_score_and_cli() -> None:
@@ -72,6 +82,12 @@ def test_propensity_train_choice_score_and_cli() -> None:
     assert trained.choice and set(trained.choice.values()) <= {"model", "rules", "als"}
     rows = {f["family"]: f for f in trained.comparison["families"]}
     assert "oracle" in rows["time_deposit"]["auc"]
+    # one evaluation report per family with validation adoptions, the others as baselines
+    pages = model_registry(gb.settings).reports(PROPENSITY_MODEL, trained.entry.version)
+    assert "time_deposit" in pages and "demand_deposit" not in pages
+    report = json.loads(pages["time_deposit"].with_suffix(".json").read_text(encoding="utf-8"))
+    assert report["model"]["auc"] == pytest.approx(rows["time_deposit"]["auc"]["model"])
+    assert {"rules", "als", "oracle"} <= set(report["baselines"])
     # the choice is data in the registry, readable without loading the model
     assert propensity_choice(gb.settings) == trained.choice
     scored = score_propensity(gb.settings, as_of=gb.spec.validation_as_of,

@@ -447,6 +447,32 @@ def registry_list(
     emit(rows, as_json, render)
 
 
+@registry_app.command("reports")
+def registry_reports(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. churn.")],
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version (default: the champion).")
+    ] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """The evaluation reports of a model version: HTML pages with charts (JSON beside)."""
+    from nextbest.config import load_settings
+    from nextbest.services.modelling import model_registry
+
+    registry = model_registry(load_settings())
+    entry = registry.entry(name, version)
+    found = {label: str(path) for label, path in registry.reports(name, entry.version).items()}
+    result = {"name": name, "version": entry.version, "reports": found}
+
+    def render(r: dict[str, Any]) -> None:
+        if not r["reports"]:
+            console.print(f"{name} {r['version']} was registered without evaluation reports")
+        for label, path in r["reports"].items():
+            console.print(f"{label}: {path}")
+
+    emit(result, as_json, render)
+
+
 @registry_app.command("promote")
 def registry_promote(
     name: Annotated[str, typer.Argument(help="Model name, e.g. churn.")],

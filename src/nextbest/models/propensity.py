@@ -35,6 +35,7 @@ from nextbest.errors import NextbestError
 from nextbest.models.association import AssociationRules, holdings_matrix
 from nextbest.models.evaluation import roc_auc
 from nextbest.models.recommender import ImplicitALS
+from nextbest.models.report import ModelReport, build_report
 from nextbest.models.tabular import TabularClassifier
 from nextbest.models.training_sets import (
     HISTORY_LAGS,
@@ -57,6 +58,7 @@ __all__ = [
     "build_adoption_panel",
     "choose_scorers",
     "compare_scorers",
+    "family_reports",
     "precision_at_k",
 ]
 
@@ -439,13 +441,7 @@ def compare_scorers(
     ``extra`` maps a name to a (validation rows × families) score matrix in the panel's
     family order (e.g. the demo oracle); it is reported beside the scorers but never chosen.
     """
-    val = panel.rows("validation")
-    frame = panel.frame[val].reset_index(drop=True)
-    held, adopted = panel.held[val], panel.adopted[val]
-    by = {s: suite.scores(frame, s).to_numpy() for s in SCORERS}
-    by["product_count"] = baseline_scores(frame, panel.families)
-    for name, values in (extra or {}).items():
-        by[name] = np.asarray(values, dtype=np.float64)
+    by, held, adopted = _validation_scores(suite, panel, extra)
     families: list[FamilyComparison] = []
     for j, fam in enumerate(panel.families):
         eligible = ~held[:, j]
@@ -470,6 +466,50 @@ def compare_scorers(
         "families": [f.to_dict() for f in families],
         "precision_at_k": precision,
     }
+
+
+def _validation_scores(
+    suite: PropensitySuite,
+    panel: AdoptionPanel,
+    extra: Mapping[str, NDArray[np.float64]] | None,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Every scorer's (validation rows × families) scores, with held and adopted flags."""
+    val = panel.rows("validation")
+    frame = panel.frame[val].reset_index(drop=True)
+    by = {s: suite.scores(frame, s).to_numpy() for s in SCORERS}
+    by["product_count"] = baseline_scores(frame, panel.families)
+    for name, values in (extra or {}).items():
+        by[name] = np.asarray(values, dtype=np.float64)
+    return by, panel.held[val], panel.adopted[val]
+
+
+def family_reports(
+    suite: PropensitySuite,
+    panel: AdoptionPanel,
+    extra: Mapping[str, NDArray[np.float64]] | None = None,
+) -> dict[str, ModelReport]:
+    """The evaluation report of the model per family with validation adoptions: the
+    customers not holding the family, the other scorers as baselines."""
+    by, held, adopted = _validation_scores(suite, panel, extra)
+    reports: dict[str, ModelReport] = {}
+    for j, fam in enumerate(panel.families):
+        eligible = ~held[:, j]
+        y = adopted[eligible, j].astype(np.int64)
+        model = by["model"][eligible, j]
+        if not 0 < y.sum() < y.size or np.isnan(model).all():
+            continue
+        baselines = {
+            name: np.nan_to_num(s[eligible, j], nan=-1.0)
+            for name, s in by.items()
+            if name != "model" and not np.isnan(s[eligible, j]).all()
+        }
+        reports[fam] = build_report(
+            f"Adoption of {fam} within {panel.spec.horizon_months} months", y,
+            np.nan_to_num(model, nan=0.0), baselines=baselines,
+            design={"validation_as_of": panel.spec.validation_as_of.isoformat(),
+                    "eligible": int(y.size), "adoptions": int(y.sum())},
+        )  # fmt: skip
+    return reports
 
 
 def choose_scorers(

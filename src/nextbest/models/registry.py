@@ -5,6 +5,7 @@ Layout under the registry root::
     <name>/v0001/model.joblib       the fitted model (joblib: load only trusted files)
     <name>/v0001/entry.json         RegistryEntry: data window, features, metrics, seed, code
     <name>/v0001/reference.parquet  training population sample (features + score) for drift
+    <name>/v0001/reports/<r>.html   evaluation report(s) with charts, and the same as .json
     <name>/champion                 text file holding the champion version ("v0001")
 
 Registering never overwrites: each call takes the next version number. The first version of
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from nextbest.models.drift import (
     DriftResult,
     population_stability,
 )
+from nextbest.models.report import ModelReport, render_html
 
 __all__ = [
     "DriftReport",
@@ -46,6 +48,7 @@ __all__ = [
 _ENTRY = "entry.json"
 _MODEL = "model.joblib"
 _REFERENCE = "reference.parquet"
+_REPORTS = "reports"
 _CHAMPION = "champion"
 Status = Literal["champion", "challenger"]
 
@@ -164,14 +167,18 @@ class ModelRegistry:
         training: dict[str, Any] | None = None,
         reference: pd.DataFrame | None = None,
         reference_score: np.ndarray | None = None,
+        reports: Mapping[str, ModelReport] | None = None,
     ) -> RegistryEntry:
         """Store ``model`` as the next version of ``name``; the first becomes champion.
 
         ``reference`` (training features) and ``reference_score`` are kept, up to 20,000
-        rows sampled with a fixed seed, as the drift baseline.
+        rows sampled with a fixed seed, as the drift baseline. ``reports`` (evaluation
+        reports by a plain name, e.g. ``validation`` or a product family) are written as
+        HTML and JSON.
         """
-        if not name or "/" in name or name.startswith("."):
-            raise RegistryError(f"model name {name!r} is not a plain name")
+        for what, plain in (("model", name), *(("report", label) for label in reports or {})):
+            if not plain or "/" in plain or plain.startswith("."):
+                raise RegistryError(f"{what} name {plain!r} is not a plain name")
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         number = 1 + max((int(p.name[1:]) for p in self._version_dirs(name)), default=0)
@@ -197,6 +204,10 @@ class ModelRegistry:
             if len(ref) > 20_000:
                 ref = ref.sample(20_000, random_state=0)
             ref.to_parquet(target / _REFERENCE)
+        for label, report in (reports or {}).items():
+            (target / _REPORTS).mkdir(exist_ok=True)
+            (target / _REPORTS / f"{label}.html").write_text(render_html(report), "utf-8")
+            (target / _REPORTS / f"{label}.json").write_text(report.to_json(), "utf-8")
         (target / _ENTRY).write_text(
             json.dumps(entry.to_dict(), indent=2, default=str), encoding="utf-8"
         )
@@ -266,6 +277,12 @@ class ModelRegistry:
         if not path.is_file():
             raise RegistryError(f"{path}: model file missing")
         return joblib.load(path), entry
+
+    def reports(self, name: str, version: str | None = None) -> dict[str, Path]:
+        """The HTML evaluation reports of ``version`` (default: the champion), by name."""
+        entry = self.entry(name, version)
+        folder = self.root / name / entry.version / _REPORTS
+        return {p.stem: p for p in sorted(folder.glob("*.html"))} if folder.is_dir() else {}
 
     def reference(self, name: str, version: str | None = None) -> pd.DataFrame:
         entry = self.entry(name, version)

@@ -196,6 +196,7 @@ def train_scorecard(
             training=ts.summary(),
             reference=X,
             reference_score=card.probability_of_default(X),
+            reports={"holdout": report},
         )
     finally:
         if warehouse is None:

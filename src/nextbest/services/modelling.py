@@ -256,6 +256,7 @@ def train_churn(
             training=ts.summary(),
             reference=X,
             reference_score=model.predict(X),
+            reports={"validation": ev.report},
         )
     finally:
         if warehouse is None:
@@ -409,6 +410,7 @@ def train_propensity(
         build_adoption_panel,
         choose_scorers,
         compare_scorers,
+        family_reports,
     )
 
     step = on_step or (lambda _m: None)
@@ -446,6 +448,7 @@ def train_propensity(
             seed=seed,
             training=panel.summary(),
             reference=panel.frame.loc[train, list(panel.features)].reset_index(drop=True),
+            reports=family_reports(suite, panel, extra),
         )
     finally:
         if warehouse is None:
