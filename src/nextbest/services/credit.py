@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +40,7 @@ from nextbest.privacy.pseudonym import customer_keys
 from nextbest.services.modelling import (
     DEMO_SOURCE_SYSTEM,
     ModelScores,
+    ModelTraining,
     first_data_day,
     last_data_day,
     model_registry,
@@ -51,7 +51,6 @@ from nextbest.warehouse import Warehouse, open_warehouse
 __all__ = [
     "CREDIT_SCORECARD",
     "ChampionPd",
-    "ScorecardTraining",
     "champion_pd_model",
     "demo_credit_oracle",
     "export_scorecard",
@@ -87,19 +86,6 @@ def demo_credit_oracle(
     return series.reindex(keys.to_numpy()).fillna(0.0).to_numpy(np.float64)
 
 
-@dataclass(frozen=True)
-class ScorecardTraining:
-    """What ``train_scorecard`` did: the registered entry, holdout figures and timings."""
-
-    entry: RegistryEntry
-    evaluation: dict[str, Any]
-    seconds: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"entry": self.entry.to_dict(), "evaluation": self.evaluation,
-                "seconds": self.seconds}  # fmt: skip
-
-
 def train_scorecard(
     settings: Settings,
     *,
@@ -118,7 +104,7 @@ def train_scorecard(
     on_step: Callable[[str], None] | None = None,
     warehouse: Warehouse | None = None,
     frames: SnapshotFrames | None = None,
-) -> ScorecardTraining:
+) -> ModelTraining:
     """Build the holdout design, fit the scorecard, evaluate, register ``credit_scorecard``.
 
     ``seed`` chooses the customer holdout (the fit itself is deterministic). Baselines on
@@ -201,7 +187,7 @@ def train_scorecard(
     finally:
         if warehouse is None:
             wh.close()
-    return ScorecardTraining(entry, evaluation, {"training_set": t1 - t0, "fit": t2 - t1})
+    return ModelTraining(entry, evaluation, {"training_set": t1 - t0, "fit": t2 - t1})
 
 
 def score_credit(

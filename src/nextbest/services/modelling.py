@@ -42,8 +42,8 @@ from nextbest.warehouse import Warehouse, open_warehouse
 __all__ = [
     "CHURN_MODEL",
     "PROPENSITY_MODEL",
-    "ChurnTraining",
     "ModelScores",
+    "ModelTraining",
     "ModellingError",
     "PropensityScores",
     "PropensityTraining",
@@ -179,8 +179,9 @@ def _transaction_day(wh: Warehouse, *, latest: bool) -> date:
 
 
 @dataclass(frozen=True)
-class ChurnTraining:
-    """What ``train_churn`` did: the registered entry and the validation figures."""
+class ModelTraining:
+    """What a training run did (``train_churn``, ``train_scorecard``): the registered entry,
+    the validation figures and the timings."""
 
     entry: RegistryEntry
     evaluation: dict[str, Any]
@@ -205,7 +206,7 @@ def train_churn(
     on_step: Callable[[str], None] | None = None,
     warehouse: Warehouse | None = None,
     frames: SnapshotFrames | None = None,
-) -> ChurnTraining:
+) -> ModelTraining:
     """Build the churn training set, fit, validate and register a new ``churn`` version.
 
     ``bank`` (a generated demo bank folder) adds the world's oracle to the validation;
@@ -261,7 +262,7 @@ def train_churn(
     finally:
         if warehouse is None:
             wh.close()
-    return ChurnTraining(entry, ev.to_dict(), {"training_set": t1 - t0, "fit": t2 - t1})
+    return ModelTraining(entry, ev.to_dict(), {"training_set": t1 - t0, "fit": t2 - t1})
 
 
 @dataclass(frozen=True)
