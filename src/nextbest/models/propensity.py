@@ -60,6 +60,7 @@ __all__ = [
     "compare_scorers",
     "family_reports",
     "precision_at_k",
+    "validation_scores",
 ]
 
 #: Every product family, in the enum's order.
@@ -430,18 +431,25 @@ def baseline_scores(frame: pd.DataFrame, families: Sequence[str]) -> NDArray[np.
     return np.repeat(pc[:, None], len(families), axis=1)
 
 
+#: Every scorer's (validation rows × families) scores by name, then the held and adopted flags.
+ValidationScores = tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_], NDArray[np.bool_]]
+
+
 def compare_scorers(
     suite: PropensitySuite,
     panel: AdoptionPanel,
     extra: Mapping[str, NDArray[np.float64]] | None = None,
     ks: Sequence[int] = (1, 3),
+    *,
+    scores: ValidationScores | None = None,
 ) -> dict[str, Any]:
     """AUC per family of every scorer on the validation rows, and precision@k across families.
 
     ``extra`` maps a name to a (validation rows × families) score matrix in the panel's
     family order (e.g. the demo oracle); it is reported beside the scorers but never chosen.
+    ``scores``: :func:`validation_scores` of the same arguments, when already computed.
     """
-    by, held, adopted = _validation_scores(suite, panel, extra)
+    by, held, adopted = scores or validation_scores(suite, panel, extra)
     families: list[FamilyComparison] = []
     for j, fam in enumerate(panel.families):
         eligible = ~held[:, j]
@@ -468,11 +476,11 @@ def compare_scorers(
     }
 
 
-def _validation_scores(
+def validation_scores(
     suite: PropensitySuite,
     panel: AdoptionPanel,
-    extra: Mapping[str, NDArray[np.float64]] | None,
-) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_], NDArray[np.bool_]]:
+    extra: Mapping[str, NDArray[np.float64]] | None = None,
+) -> ValidationScores:
     """Every scorer's (validation rows × families) scores, with held and adopted flags."""
     val = panel.rows("validation")
     frame = panel.frame[val].reset_index(drop=True)
@@ -487,10 +495,13 @@ def family_reports(
     suite: PropensitySuite,
     panel: AdoptionPanel,
     extra: Mapping[str, NDArray[np.float64]] | None = None,
+    *,
+    scores: ValidationScores | None = None,
 ) -> dict[str, ModelReport]:
     """The evaluation report of the model per family with validation adoptions: the
-    customers not holding the family, the other scorers as baselines."""
-    by, held, adopted = _validation_scores(suite, panel, extra)
+    customers not holding the family, the other scorers as baselines. ``scores`` as in
+    :func:`compare_scorers`."""
+    by, held, adopted = scores or validation_scores(suite, panel, extra)
     reports: dict[str, ModelReport] = {}
     for j, fam in enumerate(panel.families):
         eligible = ~held[:, j]

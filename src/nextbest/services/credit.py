@@ -34,7 +34,7 @@ from nextbest.models.evaluation import bootstrap_interval
 from nextbest.models.registry import RegistryEntry
 from nextbest.models.report import build_report
 from nextbest.models.scorecard import Scorecard
-from nextbest.models.training_sets import LIVE_STAGES, SnapshotFrames
+from nextbest.models.training_sets import SnapshotFrames
 from nextbest.privacy.keys import KeyRing
 from nextbest.privacy.pseudonym import customer_keys
 from nextbest.services.modelling import (
@@ -43,6 +43,7 @@ from nextbest.services.modelling import (
     ModelTraining,
     first_data_day,
     last_data_day,
+    live_snapshot,
     model_registry,
     truth_table,
 )
@@ -209,12 +210,10 @@ def score_credit(
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
         day = as_of or last_data_day(wh)
-        frames = frames or SnapshotFrames(wh, datetime.now(UTC), settings.timezone)
-        snap = frames.at(day)
+        live = live_snapshot(settings, wh, day, frames=frames)
     finally:
         if warehouse is None:
             wh.close()
-    live = snap[snap["stage"].isin(LIVE_STAGES).to_numpy()].reset_index(drop=True)
     probability = card.probability_of_default(live)
     scores = pd.DataFrame({
         "customer_key": live["customer_key"].to_numpy(),

@@ -53,6 +53,7 @@ __all__ = [
     "demo_propensity_oracle",
     "first_data_day",
     "last_data_day",
+    "live_snapshot",
     "model_registry",
     "propensity_choice",
     "score_churn",
@@ -279,7 +280,7 @@ class ModelScores:
         return {str(k): int(v) for k, v in self.scores["band"].value_counts().items()}
 
 
-def _live_snapshot(
+def live_snapshot(
     settings: Settings,
     wh: Warehouse,
     as_of: date | None,
@@ -311,7 +312,7 @@ def score_churn(
     model, entry = registry.load(CHURN_MODEL, version)
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
-        snap = _live_snapshot(settings, wh, as_of, model.features_, frames)
+        snap = live_snapshot(settings, wh, as_of, model.features_, frames)
     finally:
         if warehouse is None:
             wh.close()
@@ -335,7 +336,7 @@ def warn_churn(
     model, _ = model_registry(settings).load(CHURN_MODEL)
     wh = warehouse or open_warehouse(settings, read_only=True)
     try:
-        snap = _live_snapshot(settings, wh, as_of, model.features_, frames)
+        snap = live_snapshot(settings, wh, as_of, model.features_, frames)
     finally:
         if warehouse is None:
             wh.close()
@@ -412,6 +413,7 @@ def train_propensity(
         choose_scorers,
         compare_scorers,
         family_reports,
+        validation_scores,
     )
 
     step = on_step or (lambda _m: None)
@@ -436,7 +438,8 @@ def train_propensity(
                 panel.frame.loc[val, "customer_key"], panel.families,
                 product_families(wh, cutoff), horizon_months,
             )  # fmt: skip
-        comparison = compare_scorers(suite, panel, extra)
+        scores = validation_scores(suite, panel, extra)
+        comparison = compare_scorers(suite, panel, extra, scores=scores)
         choice = dict(choose_scorers(suite, comparison))
         train = panel.rows("train")
         entry = model_registry(settings).register(
@@ -449,7 +452,7 @@ def train_propensity(
             seed=seed,
             training=panel.summary(),
             reference=panel.frame.loc[train, list(panel.features)].reset_index(drop=True),
-            reports=family_reports(suite, panel, extra),
+            reports=family_reports(suite, panel, extra, scores=scores),
         )
     finally:
         if warehouse is None:
