@@ -133,3 +133,31 @@ def test_month_end_arithmetic() -> None:
 def test_naive_cutoff_is_refused() -> None:
     with pytest.raises(SnapshotError, match="time zone"):
         SnapshotPoint(AS_OF, datetime(2024, 7, 1))
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Shanghai"])
+def test_days_ago_follows_the_zone_across_offset_changes(zone: str) -> None:
+    """Integer day arithmetic gives the bank-time calendar day, daylight saving included."""
+    from zoneinfo import ZoneInfo
+
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    from nextbest.profile.features import _days_ago
+
+    as_of = date(2025, 11, 30)
+    point = SnapshotPoint(as_of, T_LOAD, timezone=zone)
+    # every 20 minutes through both 2025 changes of Europe and the US, and around as-of midnight
+    starts = [datetime(2025, 3, 8, tzinfo=UTC), datetime(2025, 3, 29, tzinfo=UTC),
+              datetime(2025, 10, 25, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC),
+              point.day_end - timedelta(days=1)]  # fmt: skip
+    instants = [s + timedelta(minutes=20 * i) for s in starts for i in range(3 * 72)]
+    instants = [t for t in instants if t < point.day_end]
+    con = ibis.duckdb.connect()
+    con.raw_sql(f"SET TimeZone = '{zone}'")
+    t = ibis.memtable(pa.table({"at": pa.array(instants, pa.timestamp("us", tz="UTC"))}))
+    t = t.cast({"at": dt.Timestamp(timezone="UTC")})
+    got = con.to_pyarrow(t.select(t.at, d=_days_ago(t.at, point, 365))).to_pylist()
+    local = ZoneInfo(zone)
+    expected = {at: (as_of - at.astimezone(local).date()).days for at in instants}
+    assert {r["at"]: r["d"] for r in got} == expected

@@ -151,6 +151,101 @@ def _days_before(day: date, value: ibis.Value) -> ibis.Value:
     return (day - date(1970, 1, 1)).days - value.epoch_days()
 
 
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _unix_micros(instant: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """Microseconds since 1970-01-01 UTC (Spark's ``unix_micros``, DuckDB's ``epoch_us``)."""
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(bits: dt.int64) -> dt.int8:
+    """Number of set bits (a TINYINT on DuckDB, an INT on Spark: cast before adding)."""
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(bits: dt.int64) -> dt.int64:
+    """Bitwise OR of a group's values (nulls ignored)."""
+
+
+_DAY_US = 86_400_000_000
+#: Days per bitmap word in :func:`_day_bitmaps`: a BIGINT's bits below its sign bit, less one.
+_WORD_DAYS = 62
+
+
+def _offset_steps(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offset (microseconds) over [start, end]: (from instant, offset) steps.
+
+    Found hour by hour, each change narrowed to the second; a zone without transitions in the
+    range (China's since 1991) gives one step.
+    """
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        assert delta is not None
+        return int(delta.total_seconds()) * 1_000_000
+
+    steps = [(start, offset(start))]
+    hour = timedelta(hours=1)
+    at = start
+    while at < end:
+        nxt = min(at + hour, end)
+        if offset(nxt) != steps[-1][1]:
+            low, high = at, nxt  # offset(low) is the old one, offset(high) the new
+            while high - low > timedelta(seconds=1):
+                mid = low + (high - low) / 2
+                low, high = (mid, high) if offset(mid) == steps[-1][1] else (low, mid)
+            steps.append((high, offset(high)))
+        at = nxt
+    return steps
+
+
+def _days_ago(instant: ibis.Value, point: SnapshotPoint, days: int) -> ibis.Value:
+    """Whole bank-time days from the day of ``instant`` to the as-of date (0 on the as-of day).
+
+    Integer arithmetic on the UTC epoch plus the zone's offset, instead of converting every
+    row to a calendar date (a time-zone library call per row, the costliest part of a
+    snapshot over tens of millions of transactions). Exact for instants from ``days`` days
+    before the as-of date up to its end; earlier instants get the offset of the range's first
+    day, so they still count as at least ``days`` days ago.
+    """
+    zone = ZoneInfo(point.timezone)
+    start = point.day_end - timedelta(days=days + 1)
+    steps = _offset_steps(zone, start, point.day_end)
+    offset: ibis.Value = ibis.literal(steps[0][1], type="int64")
+    for at, value in steps[1:]:
+        offset = (instant >= _instant(at)).ifelse(value, offset)
+    # FLOOR of a double quotient is exact: microseconds stay below 2**53 until the year 2255
+    day = (_unix_micros(instant) + offset) // _DAY_US
+    return (point.as_of - date(1970, 1, 1)).days - day
+
+
+def _day_bitmaps(days_ago: ibis.Value, active: ibis.Value, days: int) -> list[ibis.Value]:
+    """Aggregates: per group, bitmaps of the days (bit ``d`` of word ``d // 62``: ``d`` days
+    ago) with an ``active`` row, over the last ``days`` days.
+
+    Counting distinct days as set bits (:func:`_distinct_days`) replaces ``COUNT(DISTINCT
+    day)``, which needs a hash table of (group, day) pairs per window.
+    """
+    words = []
+    for first in range(0, days, _WORD_DAYS):
+        inside = active & (days_ago >= first) & (days_ago < min(days, first + _WORD_DAYS))
+        # 2**61 is a BIGINT literal in every engine, so the shift cannot overflow an INT
+        bit = ibis.literal(2**61) >> (61 - (days_ago - first))
+        words.append(_bit_or(inside.ifelse(bit, ibis.null("int64"))))
+    return words
+
+
+def _distinct_days(words: Sequence[ibis.Value], days: int) -> ibis.Value:
+    """Days among the last ``days`` set in :func:`_day_bitmaps` words (0 without any)."""
+    total: ibis.Value = ibis.literal(0, type="int64")
+    for i, word in enumerate(words):
+        first = i * _WORD_DAYS
+        if first >= days:
+            break
+        mask = 2 ** min(_WORD_DAYS, days - first) - 1
+        total = total + _bit_count(word.fill_null(0) & mask).cast("int64")
+    return total
+
+
 def _share(part: ibis.Value, total: ibis.Value) -> ibis.Value:
     return (total > 0).ifelse(part.cast("float64") / total.cast("float64"), ibis.null("float64"))
 
@@ -233,57 +328,66 @@ def _balances(src: TableSource, accounts: ibis.Table, point: SnapshotPoint) -> i
 def _transactions(src: TableSource, point: SnapshotPoint) -> ibis.Table:
     t = known_at(src, "transaction", point.load_cutoff)
     t = t.filter(t.txn_time < _instant(point.day_end))
-    t = t.mutate(txn_date=t.txn_time.date())
-    t = t.mutate(days_ago=_days_before(point.as_of, t.txn_date))
+    longest = max(TXN_WINDOWS)
+    t = t.mutate(days_ago=_days_ago(t.txn_time, point, longest))  # a column: computed once
+    days_ago = t.days_ago
     amount = t.amount.cast("float64")
     ci = t.channel != "system"
-    # First day of the calendar month five months before the as-of month: six months.
-    year, month0 = divmod(point.as_of.year * 12 + point.as_of.month - 1 - 5, 12)
-    salary_from = date(year, month0 + 1, 1)
-    salary = (
-        (t.direction == "credit")
-        & (t.counterparty_type == "employer")
-        & (t.txn_date >= ibis.literal(salary_from))
-    )
+    # Salary: the as-of month and the five calendar months before it.
+    as_of_month = point.as_of.year * 12 + point.as_of.month - 1
+    month_starts = [date(y, m + 1, 1) for y, m in (divmod(as_of_month - k, 12) for k in range(6))]
+    salary = (t.direction == "credit") & (t.counterparty_type == "employer")
+    salary_days_ago = [(point.as_of - start).days for start in month_starts]
     spend = (
         ci
-        & (t.days_ago < 365)
+        & (days_ago < 365)
         & (t.direction == "debit")
         & t.merchant_category.notnull()
         & (t.merchant_category != "none")
     )
-    recent90 = ci & (t.days_ago < 90)
+    recent90 = ci & (days_ago < 90)
     metrics: dict[str, ibis.Value] = {
-        "last_txn_date": t.txn_date.max(where=ci),
+        "last_txn_time": t.txn_time.max(where=ci),
         "spend_amount_365d": amount.sum(where=spend),
-        "txn_count_prev_90d": t.txn_id.count(where=ci & (t.days_ago >= 90) & (t.days_ago < 180)),
-        "salary_months_6m": (t.txn_date.year() * 100 + t.txn_date.month()).nunique(where=salary),
-        "salary_total_6m": amount.sum(where=salary),
+        "txn_count_prev_90d": t.txn_id.count(where=ci & (days_ago >= 90) & (days_ago < 180)),
+        "salary_total_6m": amount.sum(where=salary & (days_ago <= salary_days_ago[-1])),
         "digital_txn_90d": t.txn_id.count(where=recent90 & t.channel.isin(_DIGITAL_CHANNELS)),
     }
+    # salary month k: from its first day (``salary_days_ago[k]`` days ago) to the next month's
+    later = -1
+    for k, start in enumerate(salary_days_ago):
+        metrics[f"_salary_{k}"] = (salary & (days_ago <= start) & (days_ago > later)).any()
+        later = start
+    words = _day_bitmaps(days_ago, ci, longest)
+    metrics |= {f"_days_{i}": word for i, word in enumerate(words)}
     for w in TXN_WINDOWS:
-        inside = ci & (t.days_ago < w)
+        inside = ci & (days_ago < w)
         metrics[f"txn_count_{w}d"] = t.txn_id.count(where=inside)
         metrics[f"txn_amount_{w}d"] = amount.sum(where=inside)
-        metrics[f"txn_days_{w}d"] = t.txn_date.nunique(where=inside)
     for cat in SPEND_CATEGORIES:
         metrics[f"spend_{cat.value}"] = amount.sum(where=spend & (t.merchant_category == cat.value))
     for ch in CHANNEL_MIX:
         metrics[f"channel_{ch.value}"] = t.txn_id.count(where=recent90 & (t.channel == ch.value))
-    return t.group_by("customer_key").aggregate(**metrics)
+    a = t.group_by("customer_key").aggregate(**metrics)
+    found = [a[f"_days_{i}"] for i in range(len(words))]
+    months = [a[f"_salary_{k}"].fill_null(False).cast("int64") for k in range(len(month_starts))]
+    derived = {f"txn_days_{w}d": _distinct_days(found, w) for w in TXN_WINDOWS}
+    derived["salary_months_6m"] = sum(months[1:], months[0])
+    scratch = [f"_days_{i}" for i in range(len(words))] + [f"_salary_{k}" for k in range(6)]
+    return a.mutate(**derived).drop(*scratch)
 
 
 def _digital(src: TableSource, point: SnapshotPoint) -> ibis.Table:
     e = known_at(src, "digital_event", point.load_cutoff)
     e = e.filter(e.event_time < _instant(point.day_end))
-    e = e.mutate(event_date=e.event_time.date())
-    e = e.mutate(days_ago=_days_before(point.as_of, e.event_date))
+    e = e.mutate(days_ago=_days_ago(e.event_time, point, 90))
+    days_ago = e.days_ago
     login = e.event_type == "login"
     return e.group_by("customer_key").aggregate(
-        logins_30d=e.event_id.count(where=login & (e.days_ago < 30)),
-        logins_90d=e.event_id.count(where=login & (e.days_ago < 90)),
-        digital_events_90d=e.event_id.count(where=e.days_ago < 90),
-        last_login_date=e.event_date.max(where=login),
+        logins_30d=e.event_id.count(where=login & (days_ago < 30)),
+        logins_90d=e.event_id.count(where=login & (days_ago < 90)),
+        digital_events_90d=e.event_id.count(where=days_ago < 90),
+        last_login_time=e.event_time.max(where=login),
     )
 
 
@@ -365,8 +469,9 @@ def _finish(j: ibis.Table, point: SnapshotPoint) -> ibis.Table:
     aum = j.aum.fill_null(zero)
     aum3 = j.aum_3m_ago.fill_null(zero)
     aum6 = j.aum_6m_ago.fill_null(zero)
-    last_txn = j.last_txn_date
-    last_login = j.last_login_date
+    # bank-time dates of the last instants: one conversion per customer, not per row
+    last_txn = j.last_txn_time.date()
+    last_login = j.last_login_time.date()
     last_activity = ibis.greatest(last_txn, last_login)
     last_activity = last_txn.isnull().ifelse(last_login, last_activity)
     last_activity = last_login.isnull().ifelse(last_txn, last_activity)
