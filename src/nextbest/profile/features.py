@@ -331,26 +331,32 @@ def _transactions(src: TableSource, point: SnapshotPoint) -> ibis.Table:
     longest = max(TXN_WINDOWS)
     t = t.mutate(days_ago=_days_ago(t.txn_time, point, longest))  # a column: computed once
     days_ago = t.days_ago
-    amount = t.amount.cast("float64")
-    ci = t.channel != "system"
     # Salary: the as-of month and the five calendar months before it.
     as_of_month = point.as_of.year * 12 + point.as_of.month - 1
     month_starts = [date(y, m + 1, 1) for y, m in (divmod(as_of_month - k, 12) for k in range(6))]
-    salary = (t.direction == "credit") & (t.counterparty_type == "employer")
     salary_days_ago = [(point.as_of - start).days for start in month_starts]
-    spend = (
-        ci
+    # conditions shared by many aggregates, as columns so that each is evaluated once per row
+    ci = t.channel != "system"
+    t = t.mutate(
+        amount=t.amount.cast("float64"),
+        ci=ci,
+        spend=ci
         & (days_ago < 365)
         & (t.direction == "debit")
         & t.merchant_category.notnull()
-        & (t.merchant_category != "none")
+        & (t.merchant_category != "none"),
+        recent90=ci & (days_ago < 90),
+        salary=(t.direction == "credit")
+        & (t.counterparty_type == "employer")
+        & (days_ago <= salary_days_ago[-1]),
     )
-    recent90 = ci & (days_ago < 90)
+    days_ago, amount, ci, spend, recent90 = t.days_ago, t.amount, t.ci, t.spend, t.recent90
+    salary = t.salary
     metrics: dict[str, ibis.Value] = {
         "last_txn_time": t.txn_time.max(where=ci),
         "spend_amount_365d": amount.sum(where=spend),
         "txn_count_prev_90d": t.txn_id.count(where=ci & (days_ago >= 90) & (days_ago < 180)),
-        "salary_total_6m": amount.sum(where=salary & (days_ago <= salary_days_ago[-1])),
+        "salary_total_6m": amount.sum(where=salary),
         "digital_txn_90d": t.txn_id.count(where=recent90 & t.channel.isin(_DIGITAL_CHANNELS)),
     }
     # salary month k: from its first day (``salary_days_ago[k]`` days ago) to the next month's
