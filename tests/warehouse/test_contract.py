@@ -200,13 +200,49 @@ def test_newest_versions_among_several_appended_out_of_order(wh: Warehouse) -> N
     current = wh.to_arrow(wh.current("customer").order_by("customer_key")).to_pylist()
     assert [(r["customer_key"], r["city"]) for r in current] == [("k1", "三"), ("k2", "一")]
     cutoff = T0 + timedelta(minutes=90)
-    known = newest_versions(
-        wh.table("customer"), physical_table("customer"), lambda t: t._loaded_at <= cutoff
-    )
-    rows = wh.to_arrow(known.order_by("customer_key")).to_pylist()
-    assert [(r["customer_key"], r["city"], r["_batch_id"]) for r in rows] == [
-        ("k1", "二", "b2"),
-        ("k2", "一", "b1"),
+    # with the key index and by counting every key: the same versions
+    for index in (wh.key_index("customer"), None):
+        known = newest_versions(
+            wh.table("customer"), physical_table("customer"), lambda t: t._loaded_at <= cutoff,
+            index,
+        )  # fmt: skip
+        rows = wh.to_arrow(known.order_by("customer_key")).to_pylist()
+        assert [(r["customer_key"], r["city"], r["_batch_id"]) for r in rows] == [
+            ("k1", "二", "b2"),
+            ("k2", "一", "b1"),
+        ]
+
+
+def _index_rows(wh: Warehouse, table: str) -> list[tuple[str, str]]:
+    index = wh.key_index(table)
+    assert index is not None and wh.keys_indexed
+    rows = wh.to_arrow(index).to_pylist()
+    return sorted((r["txn_id"], r["_batch_id"]) for r in rows)
+
+
+def test_key_index_records_keys_stored_again(wh: Warehouse) -> None:
+    with wh.batch("b1", loaded_at=T0) as writer:
+        writer.append("transaction", transactions(["t1", "t2"]))
+    assert _index_rows(wh, "transaction") == []
+    later = datetime(2024, 1, 2, 12, 0, tzinfo=SHANGHAI)
+    with wh.batch("b2", loaded_at=T0 + timedelta(hours=1)) as writer:
+        writer.append("transaction", transactions(["t1"], when=later))  # a correction
+        writer.append("transaction", transactions(["t3", "t3"]))  # twice in one batch
+        writer.append("transaction", transactions(["t4"]))
+    with wh.batch("b3", loaded_at=T0 + timedelta(hours=2)) as writer:
+        writer.append("transaction", transactions(["t5"]))
+    assert _index_rows(wh, "transaction") == [("t1", "b2"), ("t3", "b2")]
+    current = wh.to_arrow(wh.current("transaction").order_by("txn_id")).to_pylist()
+    assert [(r["txn_id"], r["_batch_id"]) for r in current][:2] == [("t1", "b2"), ("t2", "b1")]
+    assert current[0]["txn_time"] == later
+    # discarding the batch removes its index rows with its data
+    wh.discard_batch("b2")
+    assert _index_rows(wh, "transaction") == []
+    current = wh.to_arrow(wh.current("transaction").order_by("txn_id")).to_pylist()
+    assert [(r["txn_id"], r["_batch_id"]) for r in current] == [
+        ("t1", "b1"),
+        ("t2", "b1"),
+        ("t5", "b3"),
     ]
 
 

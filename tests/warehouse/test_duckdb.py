@@ -74,3 +74,38 @@ def test_a_batch_runs_under_its_memory_limit_and_restores_the_previous(
     assert inside.startswith("953.6 MiB")  # the default batch limit, 1 GB
     assert limit() == before
     wh.close()
+
+
+def test_a_warehouse_from_before_key_indexes_reads_correctly_and_is_indexed_on_open(
+    settings: Settings,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from nextbest.warehouse.layout import KEY_INDEX_SUFFIX
+
+    t0 = datetime(2024, 3, 1, tzinfo=UTC)
+    wh = open_warehouse(settings)
+    with wh.batch("b1", loaded_at=t0) as writer:
+        writer.append("customer", customers(["k1", "k2"], city="上海"))
+    with wh.batch("b2", loaded_at=t0 + timedelta(hours=1)) as writer:
+        writer.append("customer", customers(["k1"], city="北京"))
+    expected = wh.to_arrow(wh.current("customer").order_by("customer_key")).to_pylist()
+    # as an earlier version of nextbest left it: no key index tables
+    assert isinstance(wh, DuckDBWarehouse)
+    for (name,) in wh._con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+        if name.endswith(KEY_INDEX_SUFFIX):
+            wh._con.execute(f'DROP TABLE "{name}"')
+    wh.close()
+    reader = open_warehouse(settings, read_only=True)
+    assert not reader.keys_indexed and reader.key_index("customer") is None
+    assert reader.to_arrow(reader.current("customer").order_by("customer_key")).to_pylist() == (
+        expected
+    )
+    reader.close()
+    wh = open_warehouse(settings)  # writable: the schema is completed, the index built
+    index = wh.key_index("customer")
+    assert wh.keys_indexed and index is not None
+    built = sorted((r["customer_key"], r["_batch_id"]) for r in wh.to_arrow(index).to_pylist())
+    assert built == [("k1", "b1"), ("k1", "b2")]
+    assert wh.to_arrow(wh.current("customer").order_by("customer_key")).to_pylist() == expected
+    wh.close()

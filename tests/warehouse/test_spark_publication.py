@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -187,6 +188,12 @@ def test_manifest_round_trips_and_survives_a_broken_pointer(spark_settings_: Set
     assert isinstance(wh, SparkWarehouse)
     manifest = wh.manifest
     assert Manifest.from_json(manifest.to_json(), "x").files == manifest.files
+    assert manifest.keys_indexed and Manifest.from_json(manifest.to_json(), "x").keys_indexed
+    # a manifest written before key indexes existed: its files are read without them
+    old = json.loads(manifest.to_json())
+    del old["keys_indexed"]
+    assert not Manifest.from_json(json.dumps(old), "x").keys_indexed
+    assert Manifest.from_json(json.dumps({"format": 1, "files": []}), "x").keys_indexed
     wh.close()
     (wh.storage / "manifests" / "CURRENT").write_text("warehouse-v999999-x.json\n")
     with pytest.raises(Exception, match="not a published version"):
@@ -197,6 +204,7 @@ def test_stale_reader_pins_are_collected(spark_settings_: Settings) -> None:
     wh = open_warehouse(spark_settings_)
     wh.publish()
     reader = open_published(spark_settings_)
+    assert reader.keys_indexed  # the published copy carries complete key indexes
     readers = spark_settings_.published_dir / ".readers"
     assert len(list(readers.iterdir())) == 1
     dead = readers / "999999999-deadbeef-warehouse-v000001-x"

@@ -98,9 +98,12 @@ class TrainingSetError(NextbestError):
 
 
 class WarehouseReader(Protocol):
-    """What the builder reads: all stored versions of a table and a way to run a query."""
+    """What the builder reads: all stored versions of a table, its key index and a way to
+    run a query."""
 
     def table(self, name: str) -> ibis.Table: ...
+
+    def key_index(self, name: str) -> ibis.Table | None: ...
 
     def to_arrow(self, expr: ibis.Table) -> Any: ...
 

@@ -13,7 +13,7 @@ checking its class.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +23,13 @@ from types import TracebackType
 import ibis
 import pyarrow as pa
 
-from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
+from nextbest.warehouse.layout import (
+    LAYOUT,
+    PhysicalTable,
+    hashed_table,
+    key_index,
+    physical_table,
+)
 
 __all__ = ["BatchWriter", "Capabilities", "Warehouse", "newest_versions"]
 
@@ -32,6 +38,7 @@ def newest_versions(
     table: ibis.Table,
     spec: PhysicalTable,
     where: Callable[[ibis.Table], ibis.Value] | None = None,
+    index: ibis.Table | None = None,
 ) -> ibis.Table:
     """The newest stored version of each key of ``table`` (all stored rows of ``spec``).
 
@@ -41,26 +48,32 @@ def newest_versions(
 
     Most keys have one version, so only keys stored more than once are ranked: ranking
     every row (a window over the whole table) sorts all of it and spills at tens of
-    millions of rows. Here the full rows are read once and matched against the newest
-    version of the repeated keys (two scans of key columns find those); each read starts
-    from the table itself, so the query never materialises the full rows twice.
+    millions of rows. Those keys come from the table's key index (``index``, rows of
+    :func:`~nextbest.warehouse.layout.key_index`, filtered by ``where`` too) or, without one,
+    from counting every key. The full rows are read once and matched against the newest
+    version of the repeated keys; each read starts from the table itself, so the query
+    never materialises the full rows twice.
     """
     key = list(spec.require_key())
     version = [spec.batch_column, spec.loaded_at_column]
     if spec.hash_column is not None:
         version.append(spec.hash_column)
 
-    def rows(*columns: str) -> ibis.Table:
-        r = table.select(*columns) if columns else table
+    def rows(*columns: str, of: ibis.Table = table) -> ibis.Table:
+        r = of.select(*columns) if columns else of
         return r.filter(where(r)) if where is not None else r
 
-    repeated = (
-        rows(*key, spec.loaded_at_column)
-        .group_by(key)
-        .aggregate(_versions=ibis._.count())
-        .filter(ibis._._versions > 1)
-        .select(*key)
-    )
+    if index is not None:
+        repeated = rows(*key, spec.batch_column, spec.loaded_at_column, of=index)
+        repeated = repeated.select(*key).distinct()
+    else:
+        repeated = (
+            rows(*key, spec.loaded_at_column)
+            .group_by(key)
+            .aggregate(_versions=ibis._.count())
+            .filter(ibis._._versions > 1)
+            .select(*key)
+        )
     candidates = rows(*key, *version).semi_join(repeated, key)
     rank = ibis.row_number().over(
         group_by=[candidates[k] for k in key],
@@ -175,6 +188,10 @@ class Warehouse(abc.ABC):
     #: Backend name as used in ``Settings.warehouse_backend``.
     name: str
     capabilities: Capabilities
+    #: Whether the key indexes (:func:`~nextbest.warehouse.layout.key_index`) hold every
+    #: repeated key. False for a store written before they existed and not rebuilt since;
+    #: reads then count every key instead.
+    keys_indexed: bool = False
 
     # --- lifecycle -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -248,7 +265,46 @@ class Warehouse(abc.ABC):
         nextbest.errors.NextbestError
             If the table has no key (``quarantine``, ``dq_flag``).
         """
-        return newest_versions(self.table(name), physical_table(name))
+        return newest_versions(self.table(name), physical_table(name), index=self.key_index(name))
+
+    def key_index(self, name: str) -> ibis.Table | None:
+        """The stored key index of table ``name`` (keys stored more than once, with the
+        batch and load time of each further version), or ``None`` when the table has none
+        or the indexes are incomplete (:attr:`keys_indexed`)."""
+        index = key_index(physical_table(name))
+        if index is None or not self.keys_indexed:
+            return None
+        return self.table(index.name)
+
+    def index_repeated_keys(self, writer: BatchWriter, tables: Iterable[str]) -> int:
+        """Append to the key indexes the keys that batch ``writer`` stored again.
+
+        Backends call this last inside each batch, for the tables it appended to: a key is
+        recorded when the batch holds it twice or it was stored before. Returns the number
+        of index rows appended (none while the indexes are incomplete: ``create_schema``
+        rebuilds them).
+        """
+        if not self.keys_indexed:
+            return 0
+        added = 0
+        for name in sorted(set(tables)):
+            spec = physical_table(name)
+            index = key_index(spec)
+            if index is None:
+                continue
+            key = list(spec.key)
+            t = self.table(name)
+            ours = t.filter(t[spec.batch_column] == writer.batch_id).select(*key)
+            repeated = (
+                t.select(*key)
+                .semi_join(ours, key)
+                .group_by(key)
+                .aggregate(_versions=ibis._.count())
+                .filter(ibis._._versions > 1)
+                .select(*key)
+            )
+            added += writer.append(index.name, self.to_arrow(repeated))
+        return added
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         """Execute ``expr`` on this warehouse and return the result as an Arrow table."""

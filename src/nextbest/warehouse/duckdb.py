@@ -33,7 +33,13 @@ from ibis.backends.sql.datatypes import DuckDBType
 from nextbest.errors import NextbestError
 from nextbest.warehouse.base import BatchWriter, Capabilities, Warehouse, known_row_hashes
 from nextbest.warehouse.conform import conform, hex_to_letters
-from nextbest.warehouse.layout import LAYOUT, PhysicalTable, hashed_table, physical_table
+from nextbest.warehouse.layout import (
+    LAYOUT,
+    PhysicalTable,
+    hashed_table,
+    key_index,
+    physical_table,
+)
 from nextbest.warehouse.publication import install_version
 
 __all__ = ["DuckDBWarehouse"]
@@ -69,6 +75,7 @@ class _DuckDBBatchWriter(BatchWriter):
     def __init__(self, warehouse: DuckDBWarehouse, batch_id: str, loaded_at: datetime) -> None:
         self.batch_id = batch_id
         self.loaded_at = loaded_at
+        self.tables: set[str] = set()  # appended to in this batch
         self._wh = warehouse
         self._open = True
 
@@ -82,6 +89,7 @@ class _DuckDBBatchWriter(BatchWriter):
         rows = conform(spec, data, self._wh.timezone)
         if rows.num_rows == 0:
             return 0
+        self.tables.add(spec.name)
         columns = [c.name for c in spec.business_columns]
         if spec.hash_column is not None:
             if hashes is None:
@@ -172,6 +180,7 @@ class DuckDBWarehouse(Warehouse):
         self._con.execute(f"SET TimeZone = '{timezone}'")
         self._batch: _DuckDBBatchWriter | None = None
         self._closed = False
+        self.keys_indexed = self._missing_tables() == []
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -191,8 +200,16 @@ class DuckDBWarehouse(Warehouse):
                 f"cannot {action} while batch {self._batch.batch_id!r} is open"
             )
 
+    def _missing_tables(self) -> list[str]:
+        found = self._con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+        present = {name for (name,) in found}
+        return [spec.name for spec in LAYOUT if spec.name not in present]
+
     def create_schema(self) -> None:
         self._require_writable("create the schema")
+        missing = set(self._missing_tables())
         self._con.execute("BEGIN TRANSACTION")
         try:
             for spec in LAYOUT:
@@ -202,10 +219,27 @@ class DuckDBWarehouse(Warehouse):
                     for c in spec.columns
                 )
                 self._con.execute(f"CREATE TABLE IF NOT EXISTS {_quote(spec.name)} ({columns})")
+            for spec in LAYOUT:
+                index = key_index(spec)
+                if index is not None and index.name in missing and spec.name not in missing:
+                    self._build_key_index(spec, index)
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
         self._con.execute("COMMIT")
+        self.keys_indexed = True
+
+    def _build_key_index(self, spec: PhysicalTable, index: PhysicalTable) -> None:
+        """Index the repeated keys of a table stored before key indexes existed: one row per
+        stored version of each key stored more than once."""
+        key = ", ".join(map(_quote, spec.key))
+        system = f"{_quote(spec.batch_column)}, {_quote(spec.loaded_at_column)}"
+        self._con.execute(
+            f"INSERT INTO {_quote(index.name)} ({key}, {system}) "
+            f"SELECT {key}, {system} FROM {_quote(spec.name)} SEMI JOIN "
+            f"(SELECT {key} FROM {_quote(spec.name)} GROUP BY ALL HAVING count(*) > 1) "
+            f"USING ({key})"
+        )
 
     # --- writing ---------------------------------------------------------------------------
     @contextmanager
@@ -228,6 +262,7 @@ class DuckDBWarehouse(Warehouse):
         self._batch = writer
         try:
             yield writer
+            self.index_repeated_keys(writer, writer.tables)
         except BaseException:
             self._con.execute("ROLLBACK")
             raise

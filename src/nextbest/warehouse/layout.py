@@ -40,6 +40,7 @@ __all__ = [
     "WarehouseLayoutError",
     "hashed_table",
     "ibis_type",
+    "key_index",
     "physical_table",
 ]
 
@@ -223,7 +224,7 @@ def _from_derived(table: DerivedTable) -> PhysicalTable:
     )
 
 
-LAYOUT: tuple[PhysicalTable, ...] = (
+_DATA: tuple[PhysicalTable, ...] = (
     *(_from_canonical(t) for t in TABLES),
     QUARANTINE,
     DQ_FLAG,
@@ -231,7 +232,44 @@ LAYOUT: tuple[PhysicalTable, ...] = (
     *(_from_derived(t) for t in DECISION_TABLES),
 )
 
+#: Suffix of the key index of a keyed table (:func:`key_index`).
+KEY_INDEX_SUFFIX = "__repeated_keys"
+
+
+def _key_index(spec: PhysicalTable) -> PhysicalTable:
+    # Keys of ``spec`` stored more than once, one row per batch that stored another version.
+    by_name = {c.name: c for c in spec.business_columns}
+    return PhysicalTable(
+        name=spec.name + KEY_INDEX_SUFFIX,
+        business_columns=tuple(
+            PhysicalColumn(k, by_name[k].dtype, required=True) for k in spec.key
+        ),
+        key=(),
+        batch_column=spec.batch_column,
+        loaded_at_column=spec.loaded_at_column,
+        hash_column=None,
+        vault_fields=spec.vault_fields,
+    )
+
+
+_INDEXES = {spec.name: _key_index(spec) for spec in _DATA if spec.key}
+
+LAYOUT: tuple[PhysicalTable, ...] = (*_DATA, *_INDEXES.values())
+
 _BY_NAME = {t.name: t for t in LAYOUT}
+
+
+def key_index(spec: PhysicalTable) -> PhysicalTable | None:
+    """The key index of ``spec``: where the warehouse records keys stored more than once.
+
+    Whenever a batch stores a key that is already stored (or stores it twice), the
+    writer appends the key to the index in the same batch, stamped with that batch's id and
+    load time (:meth:`Warehouse.index_repeated_keys`). So every key with two versions
+    loaded by some cut-off has an index row loaded by then, and reading the newest versions
+    ranks only those keys instead of counting every key of the table. ``None`` for tables
+    without a key (logs and the indexes themselves).
+    """
+    return _INDEXES.get(spec.name)
 
 
 def hashed_table(name: str) -> PhysicalTable:

@@ -263,6 +263,10 @@ class SparkWarehouse(Warehouse):
     def backend(self) -> ibis.BaseBackend:
         return self._ibis
 
+    @property  # type: ignore[override]
+    def keys_indexed(self) -> bool:
+        return self._manifest.keys_indexed
+
     @property
     def manifest(self) -> Manifest:
         """The manifest this handle reads (committed files only)."""
@@ -304,6 +308,7 @@ class SparkWarehouse(Warehouse):
         self._batch = writer
         try:
             yield writer
+            self.index_repeated_keys(writer, {f.table for f in writer.staged})
         except BaseException:
             self._batch = None
             self._store.remove(writer.staged)
@@ -311,7 +316,7 @@ class SparkWarehouse(Warehouse):
             raise
         else:
             if writer.staged:
-                staged = Manifest((*self._manifest.files, *writer.staged))
+                staged = self._manifest.with_files((*self._manifest.files, *writer.staged))
                 self._manifest = self._store.commit(staged)
         finally:
             writer._open = False
@@ -326,7 +331,7 @@ class SparkWarehouse(Warehouse):
         if not doomed:
             return 0
         kept = tuple(f for f in self._manifest.files if f.batch_id != batch_id)
-        self._manifest = self._store.commit(Manifest(kept))
+        self._manifest = self._store.commit(self._manifest.with_files(kept))
         self._refresh_views({f.table for f in doomed})
         # The files stay until `gc`: readers that opened before may still be reading them.
         return sum(f.rows for f in doomed)

@@ -52,6 +52,8 @@ PAUSE_AT_ENV = "NEXTBEST_TEST_PAUSE_AT"
 PAUSE_MARKER_ENV = "NEXTBEST_TEST_PAUSE_MARKER"
 
 _READERS = ".readers"
+#: File in a published version whose warehouse maintained its key indexes.
+KEYS_INDEXED_MARKER = "KEYS_INDEXED"
 
 
 class SnapshotReadOnlyError(NextbestError):
@@ -89,6 +91,8 @@ def publish_snapshot(warehouse: SparkWarehouse, published_dir: Path, *, keep: in
                 folder.mkdir(parents=True)
                 pq.write_table(spec.arrow_schema().empty_table(), folder / "part-empty.parquet")
             _checkpoint(f"publish:after:{spec.name}", str(target))
+        if warehouse.keys_indexed:
+            (target / KEYS_INDEXED_MARKER).touch()
         # Read-only all the way down: nothing can be added to or removed from a version
         # (publication makes the files read-only; folders are ours to seal).
         for folder in sorted(target.rglob("*"), reverse=True):
@@ -164,10 +168,14 @@ class PublishedSnapshot(Warehouse):
         self._ibis = ibis.duckdb.connect()
         self._ibis.con.execute(f"SET TimeZone = '{timezone}'")
         for spec in LAYOUT:
-            files = os.path.join(str(root / spec.name), "*.parquet").replace("'", "''")
-            self._ibis.con.execute(
-                f"CREATE VIEW \"{spec.name}\" AS SELECT * FROM read_parquet('{files}')"
-            )
+            if (root / spec.name).is_dir():
+                files = os.path.join(str(root / spec.name), "*.parquet").replace("'", "''")
+                source = f"read_parquet('{files}')"
+            else:  # a key index in a version published before key indexes existed
+                self._ibis.con.register(f"_empty_{spec.name}", spec.arrow_schema().empty_table())
+                source = f'"_empty_{spec.name}"'
+            self._ibis.con.execute(f'CREATE VIEW "{spec.name}" AS SELECT * FROM {source}')
+        self.keys_indexed = (root / KEYS_INDEXED_MARKER).exists()
         self._closed = False
 
     @property

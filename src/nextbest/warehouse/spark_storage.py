@@ -51,10 +51,19 @@ class DataFile:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The committed content of the warehouse: every data file, in commit order."""
+    """The committed content of the warehouse: every data file, in commit order.
+
+    ``keys_indexed``: every batch since the first maintained the key indexes (false for a
+    warehouse written before they existed; it keeps reading without them).
+    """
 
     files: tuple[DataFile, ...] = ()
     version: str | None = None
+    keys_indexed: bool = True
+
+    def with_files(self, files: tuple[DataFile, ...]) -> Manifest:
+        """The next manifest: these files, the same index state, no version yet."""
+        return Manifest(files, None, self.keys_indexed)
 
     def of_table(self, table: str) -> tuple[DataFile, ...]:
         return tuple(f for f in self.files if f.table == table)
@@ -65,13 +74,19 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"format": 1, "files": [f.__dict__ for f in self.files]}, ensure_ascii=False
+            {
+                "format": 1,
+                "files": [f.__dict__ for f in self.files],
+                "keys_indexed": self.keys_indexed,
+            },
+            ensure_ascii=False,
         )
 
     @classmethod
     def from_json(cls, text: str, version: str) -> Manifest:
         data = json.loads(text)
-        return cls(tuple(DataFile(**f) for f in data["files"]), version)
+        files = tuple(DataFile(**f) for f in data["files"])
+        return cls(files, version, data.get("keys_indexed", not files))
 
 
 @dataclass
@@ -117,7 +132,7 @@ class ManifestStore:
         path = publication.install_version(
             self.manifests_dir, write, suffix=".json", keep=KEEP_MANIFESTS
         )
-        return Manifest(manifest.files, path.name)
+        return Manifest(manifest.files, path.name, manifest.keys_indexed)
 
     def write_data(self, table: str, batch_id: str, rows: pa.Table) -> DataFile:
         """Write ``rows`` to a new durable Parquet file that no manifest names yet."""
