@@ -114,18 +114,29 @@ def replicate(warehouse: Path, copies: int) -> dict[str, int]:
     """Append ``copies - 1`` copies of every customer's rows, keys suffixed ``~r``.
 
     Each copy is a new customer with the same history (pseudonymous keys are opaque, so a
-    suffix makes a valid new key). Returns the rows of each table afterwards.
+    suffix makes a valid new key); the tables' key indexes are copied the same way. Returns
+    the rows of each table afterwards.
     """
     import duckdb
+
+    from nextbest.warehouse.layout import KEY_INDEX_SUFFIX
 
     rows: dict[str, int] = {}
     with duckdb.connect(str(warehouse)) as con:
         for table, keys in REPLICATED.items():
-            renamed = ", ".join(f"{k} || '~' || r.i::varchar as {k}" for k in keys)
-            con.execute(
-                f'insert into "{table}" select t.* replace ({renamed}) '
-                f'from "{table}" t, range(1, {copies}) r(i)'
-            )
+            index = table + KEY_INDEX_SUFFIX
+            index_columns = {c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_name = $t",
+                {"t": index},
+            ).fetchall()}  # fmt: skip
+            for name, suffixed in ((table, keys), (index, [k for k in keys if k in index_columns])):
+                if not suffixed:  # no key index (an installation from before they existed)
+                    continue
+                renamed = ", ".join(f"{k} || '~' || r.i::varchar as {k}" for k in suffixed)
+                con.execute(
+                    f'insert into "{name}" select t.* replace ({renamed}) '
+                    f'from "{name}" t, range(1, {copies}) r(i)'
+                )
             found = con.execute(f'select count(*) from "{table}"').fetchone()
             rows[table] = int(found[0]) if found else 0
     return rows
@@ -179,6 +190,7 @@ def _transactions(con: object, cutoff: datetime) -> int:
 def baseline_sql(as_of: date) -> str:
     """Hand-written SQL for the snapshot's transaction features (parameters $cutoff, $end)."""
     from nextbest.profile.catalogue import CHANNEL_MIX, SPEND_CATEGORIES
+    from nextbest.warehouse.layout import KEY_INDEX_SUFFIX
 
     spend = (
         "channel <> 'system' and days_ago < 365 and direction = 'debit' "
@@ -204,8 +216,7 @@ def baseline_sql(as_of: date) -> str:
     salary_from = date(y, m + 1, 1).isoformat()
     return f"""
 with repeated as (
-  select txn_id from "transaction" where _loaded_at <= $cutoff
-  group by txn_id having count(*) > 1
+  select distinct txn_id from "transaction{KEY_INDEX_SUFFIX}" where _loaded_at <= $cutoff
 ), newest as (
   select txn_id, _batch_id, _loaded_at from "transaction"
   where _loaded_at <= $cutoff and txn_id in (select txn_id from repeated)
@@ -263,14 +274,15 @@ def run_sql(home: Path, as_of: date, out: Path) -> dict[str, object]:
 
 
 def pandas_features(txn: pd.DataFrame, customers: pd.Series, as_of: date, cutoff: datetime,
-                    end: datetime, timezone: str) -> pd.DataFrame:  # fmt: skip
-    """The baseline SQL's features with pandas, from the raw transaction versions."""
+                    end: datetime, timezone: str, repeated: pd.Series) -> pd.DataFrame:  # fmt: skip
+    """The baseline SQL's features with pandas, from the raw transaction versions and the ids
+    stored more than once (the warehouse's key index, as of the cut-off)."""
     from nextbest.profile.catalogue import CHANNEL_MIX, SPEND_CATEGORIES
 
     t = txn[txn["_loaded_at"] <= pd.Timestamp(cutoff)]
-    # newest version of each transaction: only ids seen more than once need sorting
-    dup = t["txn_id"].duplicated(keep=False)
-    if dup.any():
+    # newest version of each transaction: only ids stored more than once need sorting
+    if len(repeated):
+        dup = t["txn_id"].isin(repeated)
         newest = (
             t[dup]
             .sort_values(["txn_id", "_loaded_at", "_batch_id"])
@@ -375,6 +387,7 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from nextbest.profile.features import SnapshotPoint
+    from nextbest.warehouse.layout import KEY_INDEX_SUFFIX
 
     cutoff = datetime.now(UTC)
     point = SnapshotPoint(as_of, cutoff)
@@ -385,6 +398,15 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         con.execute("SET memory_limit = '2GB'")  # DuckDB only reads here
         total = _transactions(con, cutoff)
+        repeated = (
+            con.execute(
+                f'select distinct txn_id from "transaction{KEY_INDEX_SUFFIX}" where _loaded_at <= $c',
+                {"c": cutoff},
+            )
+            .to_arrow_table()
+            .column("txn_id")
+            .to_pandas()
+        )
         parts = max(1, -(-total // per_part))
         for part in range(parts):
             # every version of a transaction belongs to the same customer, so partitions by
@@ -410,7 +432,7 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
             loaded = time.perf_counter()
             known = customers["_loaded_at"] <= pd.Timestamp(cutoff)
             frame = pandas_features(txn, customers.loc[known, "customer_key"], as_of, cutoff,
-                                    point.day_end, point.timezone)  # fmt: skip
+                                    point.day_end, point.timezone, repeated)  # fmt: skip
             table = pa.Table.from_pandas(frame, preserve_index=False)
             writer = writer or pq.ParquetWriter(out, table.schema)
             writer.write_table(table.cast(writer.schema))

@@ -56,9 +56,12 @@ class SnapshotError(NextbestError):
 
 
 class TableSource(Protocol):
-    """What a snapshot reads: all stored versions of a table (``Warehouse.table``)."""
+    """What a snapshot reads: all stored versions of a table (``Warehouse.table``) and,
+    where kept, its key index (``Warehouse.key_index``)."""
 
     def table(self, name: str) -> ibis.Table: ...
+
+    def key_index(self, name: str) -> ibis.Table | None: ...
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,8 @@ def known_at(
         return known & where(t) if where is not None else known
 
     system = [c.name for c in spec.system_columns]
-    return newest_versions(source.table(name), spec, rows).drop(*system)
+    versions = newest_versions(source.table(name), spec, rows, source.key_index(name))
+    return versions.drop(*system)
 
 
 def _whole_years(start: ibis.Value, day: date) -> ibis.Value:
@@ -304,11 +308,16 @@ def _balances(src: TableSource, accounts: ibis.Table, point: SnapshotPoint) -> i
     b = known_at(src, "balance", point.load_cutoff, lambda t: t.month_end.isin([m0, m3, m6]))
     owners = accounts.select("account_key", "customer_key", "family", "margin_rate")
     b = b.join(owners, "account_key")
-    group = b.family.cases(*FAMILY_GROUPS.items(), else_="other")
-    end_bal = b.month_end_balance.cast("float64")
-    adb = b.avg_daily_balance.cast("float64")
-    is_asset = group.isin(["deposit", "investment"])
-    at = {m: b.month_end == ibis.literal(m) for m in (m0, m3, m6)}
+    # values and conditions shared by many aggregates, as columns: evaluated once per row
+    b = b.mutate(group=b.family.cases(*FAMILY_GROUPS.items(), else_="other"))
+    b = b.mutate(
+        end_bal=b.month_end_balance.cast("float64"),
+        adb=b.avg_daily_balance.cast("float64"),
+        is_asset=b.group.isin(["deposit", "investment"]),
+        **{f"at_{i}": b.month_end == ibis.literal(m) for i, m in enumerate((m0, m3, m6))},
+    )
+    group, end_bal, adb, is_asset = b.group, b.end_bal, b.adb, b.is_asset
+    at = {m0: b.at_0, m3: b.at_1, m6: b.at_2}
     metrics: dict[str, ibis.Value] = {
         "aum": end_bal.sum(where=at[m0] & is_asset),
         "aum_adb": adb.sum(where=at[m0] & is_asset),
