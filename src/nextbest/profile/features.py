@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 _LOANS = ("consumer_loan", "mortgage", "car_loan")
-_DIGITAL_CHANNELS = ("mobile_app", "online_banking")
+_DIGITAL_CHANNELS = ("mobile_app", "online_banking")  # their counts are in the channel mix
+assert set(_DIGITAL_CHANNELS) <= {c.value for c in CHANNEL_MIX}
 
 
 class SnapshotError(NextbestError):
@@ -361,35 +362,32 @@ def _transactions(src: TableSource, point: SnapshotPoint) -> ibis.Table:
     )
     days_ago, amount, ci, spend, recent90 = t.days_ago, t.amount, t.ci, t.spend, t.recent90
     salary = t.salary
+    # the month of a salary credit, as a bit: 1 in the as-of month, 2 the month before, ...
+    month_bit = ibis.cases(*((days_ago <= start, 2**k) for k, start in enumerate(salary_days_ago)))
     metrics: dict[str, ibis.Value] = {
         "last_txn_time": t.txn_time.max(where=ci),
         "spend_amount_365d": amount.sum(where=spend),
-        "txn_count_prev_90d": t.txn_id.count(where=ci & (days_ago >= 90) & (days_ago < 180)),
+        "txn_count_prev_90d": t.count(where=ci & (days_ago >= 90) & (days_ago < 180)),
         "salary_total_6m": amount.sum(where=salary),
-        "digital_txn_90d": t.txn_id.count(where=recent90 & t.channel.isin(_DIGITAL_CHANNELS)),
+        "_salary_months": _bit_or(salary.ifelse(month_bit.cast("int64"), ibis.null("int64"))),
     }
-    # salary month k: from its first day (``salary_days_ago[k]`` days ago) to the next month's
-    later = -1
-    for k, start in enumerate(salary_days_ago):
-        metrics[f"_salary_{k}"] = (salary & (days_ago <= start) & (days_ago > later)).any()
-        later = start
     words = _day_bitmaps(days_ago, ci, longest)
     metrics |= {f"_days_{i}": word for i, word in enumerate(words)}
     for w in TXN_WINDOWS:
         inside = ci & (days_ago < w)
-        metrics[f"txn_count_{w}d"] = t.txn_id.count(where=inside)
+        metrics[f"txn_count_{w}d"] = t.count(where=inside)
         metrics[f"txn_amount_{w}d"] = amount.sum(where=inside)
     for cat in SPEND_CATEGORIES:
         metrics[f"spend_{cat.value}"] = amount.sum(where=spend & (t.merchant_category == cat.value))
     for ch in CHANNEL_MIX:
-        metrics[f"channel_{ch.value}"] = t.txn_id.count(where=recent90 & (t.channel == ch.value))
+        metrics[f"channel_{ch.value}"] = t.count(where=recent90 & (t.channel == ch.value))
     a = t.group_by("customer_key").aggregate(**metrics)
     found = [a[f"_days_{i}"] for i in range(len(words))]
-    months = [a[f"_salary_{k}"].fill_null(False).cast("int64") for k in range(len(month_starts))]
     derived = {f"txn_days_{w}d": _distinct_days(found, w) for w in TXN_WINDOWS}
-    derived["salary_months_6m"] = sum(months[1:], months[0])
-    scratch = [f"_days_{i}" for i in range(len(words))] + [f"_salary_{k}" for k in range(6)]
-    return a.mutate(**derived).drop(*scratch)
+    derived["salary_months_6m"] = _bit_count(a._salary_months.fill_null(0)).cast("int64")
+    digital = [a[f"channel_{ch}"] for ch in _DIGITAL_CHANNELS]
+    derived["digital_txn_90d"] = sum(digital[1:], digital[0])
+    return a.mutate(**derived).drop("_salary_months", *(f"_days_{i}" for i in range(len(words))))
 
 
 def _digital(src: TableSource, point: SnapshotPoint) -> ibis.Table:
