@@ -398,15 +398,9 @@ def run_pandas(home: Path, as_of: date, out: Path) -> dict[str, object]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         con.execute("SET memory_limit = '2GB'")  # DuckDB only reads here
         total = _transactions(con, cutoff)
-        repeated = (
-            con.execute(
-                f'select distinct txn_id from "transaction{KEY_INDEX_SUFFIX}" where _loaded_at <= $c',
-                {"c": cutoff},
-            )
-            .to_arrow_table()
-            .column("txn_id")
-            .to_pandas()
-        )
+        index = f'"transaction{KEY_INDEX_SUFFIX}"'
+        sql = f"select distinct txn_id from {index} where _loaded_at <= $c"
+        repeated = con.execute(sql, {"c": cutoff}).to_arrow_table().column("txn_id").to_pandas()
         parts = max(1, -(-total // per_part))
         for part in range(parts):
             # every version of a transaction belongs to the same customer, so partitions by
