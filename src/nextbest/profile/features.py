@@ -307,32 +307,36 @@ def _balances(src: TableSource, accounts: ibis.Table, point: SnapshotPoint) -> i
     m0 = month_end_on_or_before(point.as_of)
     m3, m6 = shift_month_end(m0, -3), shift_month_end(m0, -6)
     b = known_at(src, "balance", point.load_cutoff, lambda t: t.month_end.isin([m0, m3, m6]))
-    owners = accounts.select("account_key", "customer_key", "family", "margin_rate")
-    b = b.join(owners, "account_key")
-    # values and conditions shared by many aggregates, as columns: evaluated once per row
-    b = b.mutate(group=b.family.cases(*FAMILY_GROUPS.items(), else_="other"))
-    b = b.mutate(
-        end_bal=b.month_end_balance.cast("float64"),
-        adb=b.avg_daily_balance.cast("float64"),
-        is_asset=b.group.isin(["deposit", "investment"]),
-        **{f"at_{i}": b.month_end == ibis.literal(m) for i, m in enumerate((m0, m3, m6))},
+    # One row per account first (its balances at the three month ends; null where it has
+    # none), so the wide per-customer aggregate below reads a third of the rows.
+    end_bal = b.month_end_balance.cast("float64")
+    at = {m: b.month_end == ibis.literal(m) for m in (m0, m3, m6)}
+    per_account = b.group_by("account_key").aggregate(
+        end_0=end_bal.sum(where=at[m0]),
+        end_3=end_bal.sum(where=at[m3]),
+        end_6=end_bal.sum(where=at[m6]),
+        adb=b.avg_daily_balance.cast("float64").sum(where=at[m0]),
     )
-    group, end_bal, adb, is_asset = b.group, b.end_bal, b.adb, b.is_asset
-    at = {m0: b.at_0, m3: b.at_1, m6: b.at_2}
+    owners = accounts.select("account_key", "customer_key", "family", "margin_rate")
+    a = per_account.join(owners, "account_key")
+    # conditions shared by many aggregates, as columns: evaluated once per row
+    a = a.mutate(group=a.family.cases(*FAMILY_GROUPS.items(), else_="other"))
+    a = a.mutate(is_asset=a.group.isin(["deposit", "investment"]))
+    adb, end_0, is_asset = a.adb, a.end_0, a.is_asset
     metrics: dict[str, ibis.Value] = {
-        "aum": end_bal.sum(where=at[m0] & is_asset),
-        "aum_adb": adb.sum(where=at[m0] & is_asset),
-        "deposit_adb": adb.sum(where=at[m0] & (group == "deposit")),
-        "investment_adb": adb.sum(where=at[m0] & (group == "investment")),
-        "loan_balance": end_bal.sum(where=at[m0] & b.family.isin(_LOANS)),
-        "aum_3m_ago": end_bal.sum(where=at[m3] & is_asset),
-        "aum_6m_ago": end_bal.sum(where=at[m6] & is_asset),
-        "card_balance": end_bal.sum(where=at[m0] & (b.family == "credit_card")),
-        "balance_margin": (adb * b.margin_rate.cast("float64")).sum(where=at[m0]),
+        "aum": end_0.sum(where=is_asset),
+        "aum_adb": adb.sum(where=is_asset),
+        "deposit_adb": adb.sum(where=a.group == "deposit"),
+        "investment_adb": adb.sum(where=a.group == "investment"),
+        "loan_balance": end_0.sum(where=a.family.isin(_LOANS)),
+        "aum_3m_ago": a.end_3.sum(where=is_asset),
+        "aum_6m_ago": a.end_6.sum(where=is_asset),
+        "card_balance": end_0.sum(where=a.family == "credit_card"),
+        "balance_margin": (adb * a.margin_rate.cast("float64")).sum(),
     }
     for fam in FAMILY_GROUPS:
-        metrics[f"adb_{fam}"] = adb.sum(where=at[m0] & (b.family == fam))
-    return b.group_by("customer_key").aggregate(**metrics)
+        metrics[f"adb_{fam}"] = adb.sum(where=a.family == fam)
+    return a.group_by("customer_key").aggregate(**metrics)
 
 
 def _transactions(src: TableSource, point: SnapshotPoint) -> ibis.Table:
