@@ -6,7 +6,9 @@ both the largest single process (``wait4`` resource usage, which covers the stag
 children) and the sampled total resident memory of its process tree (worker pools run in
 parallel). A stage may print a JSON object as its last line of output; ``rows`` there gives
 throughput. Ratios compare each stage with the suite's baseline stage measured in the same
-run.
+run. With ``--repeat N`` the stages run N rounds, interleaved (a, b, a, b, ...), so slow
+spells of the machine hit every stage alike; each stage then shows its median round (with
+the range) and its largest peak, and ratios divide medians.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ class StageResult:
     returncode: int
     output: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str = ""
+    rounds: tuple[float, ...] = ()  # seconds of every round, with --repeat
 
     @property
     def failed(self) -> str | None:
@@ -166,28 +169,48 @@ def _suite_modules() -> list[str]:
 
 
 def run_suite(
-    suite: str, size: str, workdir: Path, only: set[str] | None = None
+    suite: str, size: str, workdir: Path, only: set[str] | None = None, repeat: int = 1
 ) -> list[StageResult]:
-    """Run the suite's stages in order (with ``only``: those named, reusing the workdir)."""
+    """Run the suite's stages in order (with ``only``: those named, reusing the workdir),
+    ``repeat`` rounds; each stage's result is its median round (see the module doc)."""
     module = importlib.import_module(f"bench.suites.{suite}")
+    if repeat < 1:
+        raise SystemExit(f"--repeat must be at least 1, not {repeat}")
+    rounds: dict[str, list[StageResult]] = {}
     results: dict[str, StageResult] = {}
     stages = [s for s in module.stages(size, workdir) if only is None or s.name in only]
     if not stages:
         raise SystemExit(f"suite {suite} has none of the stages {sorted(only or ())}")
-    for stage in stages:
-        argv = stage.argv(results) if callable(stage.argv) else stage.argv
-        print(f"[{suite}] {stage.name} ...", file=sys.stderr, flush=True)
-        result = run_stage(stage.name, argv)
-        if result.returncode != 0:
-            print(result.stderr_tail, file=sys.stderr)
-            if results:  # what was measured before the failure is still worth seeing
-                _print_table(suite, size, stages, results)
-            raise SystemExit(
-                f"stage {suite}/{stage.name} failed with exit code {result.returncode}"
-            )
-        results[stage.name] = result
+    for round_ in range(repeat):
+        for stage in stages:
+            argv = stage.argv(results) if callable(stage.argv) else stage.argv
+            note = f" (round {round_ + 1} of {repeat})" if repeat > 1 else ""
+            print(f"[{suite}] {stage.name}{note} ...", file=sys.stderr, flush=True)
+            result = run_stage(stage.name, argv)
+            if result.returncode != 0:
+                print(result.stderr_tail, file=sys.stderr)
+                if results:  # what was measured before the failure is still worth seeing
+                    _print_table(suite, size, stages, results)
+                raise SystemExit(
+                    f"stage {suite}/{stage.name} failed with exit code {result.returncode}"
+                )
+            rounds.setdefault(stage.name, []).append(result)
+            results[stage.name] = _median(rounds[stage.name])
     _print_table(suite, size, stages, results)
     return list(results.values())
+
+
+def _median(runs: list[StageResult]) -> StageResult:
+    """The median round (the lower of the middle two), with the largest peaks of all."""
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
+    return replace(
+        middle,
+        peak_mb=max(r.peak_mb for r in runs),
+        tree_peak_mb=max(r.tree_peak_mb for r in runs),
+        rounds=tuple(r.seconds for r in runs),
+    )
 
 
 def _print_table(
@@ -229,9 +252,12 @@ def _print_table(
         detail = s.detail(r.output) if s.detail is not None and r.output else ""
         if r.failed:  # a stage that reports failure (e.g. out of memory) has no ratio
             ratio, detail = "", f"failed: {r.failed}"
+        seconds = f"{r.seconds:.2f}"
+        if len(r.rounds) > 1:
+            seconds += f" ({min(r.rounds):.2f}–{max(r.rounds):.2f})"
         table.add_row(
             s.name,
-            f"{r.seconds:.2f}",
+            seconds,
             f"{r.peak_mb:,.0f}",
             f"{r.tree_peak_mb:,.0f}",
             f"{rows:,}" if rows is not None else "",
@@ -252,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of the stages; each shows its median"
+    )
+    parser.add_argument(
         "--stages",
         default=None,
         help="only these stages (comma-separated), e.g. to re-run the later stages of a "
@@ -266,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nextbest-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        report = {s: [r.__dict__ for r in run_suite(s, args.size, workdir, only)] for s in chosen}
+        report = {
+            s: [r.__dict__ for r in run_suite(s, args.size, workdir, only, args.repeat)]
+            for s in chosen
+        }
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     return 0

@@ -93,3 +93,34 @@ def test_a_stage_reporting_failure_gets_no_ratio(tmp_path: Path, monkeypatch, ca
     assert [r.failed for r in results] == [None, "out of memory"]
     shown = capsys.readouterr().out
     assert "failed: out of memory" in shown and "x other" not in shown
+
+
+def test_repeat_interleaves_rounds_and_reports_the_median(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import types
+
+    from bench.harness import Stage, run_suite
+
+    log = tmp_path / "order.txt"
+    # stage "slow" sleeps 0.0, 0.4, 0.2 s in its three rounds: median 0.2
+    script = (
+        "import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); p.open('a').write(sys.argv[2]);"
+        "n = p.read_text().count(sys.argv[2]); time.sleep([0.0, 0.4, 0.2][n - 1]"
+        " if sys.argv[2] == 's' else 0); print('{}')"
+    )
+
+    def stages(size: str, workdir: Path) -> list[Stage]:
+        return [
+            Stage("slow", [sys.executable, "-c", script, str(log), "s"]),
+            Stage("base", [sys.executable, "-c", script, str(log), "b"], baseline=True,
+                  compare_to="slow"),
+        ]  # fmt: skip
+
+    monkeypatch.setitem(sys.modules, "bench.suites.fake", types.SimpleNamespace(stages=stages))
+    slow, base = run_suite("fake", "small", tmp_path, repeat=3)
+    assert log.read_text() == "sbsbsb"  # interleaved rounds
+    assert len(slow.rounds) == 3 and slow.seconds == sorted(slow.rounds)[1]
+    assert sorted(slow.rounds)[0] < 0.4 <= sorted(slow.rounds)[2]
+    assert slow.seconds >= 0.2 and len(base.rounds) == 3
+    assert "–" in capsys.readouterr().out  # the range is shown
