@@ -50,9 +50,12 @@ def newest_versions(
     every row (a window over the whole table) sorts all of it and spills at tens of
     millions of rows. Those keys come from the table's key index (``index``, rows of
     :func:`~nextbest.warehouse.layout.key_index`, filtered by ``where`` too) or, without one,
-    from counting every key. The full rows are read once and matched against the newest
-    version of the repeated keys; each read starts from the table itself, so the query
-    never materialises the full rows twice.
+    from counting every key. The result is the rows of every other key (an anti-join on the
+    key, which reads no system column but the load time) plus the newest versions of the
+    repeated keys, read by a semi-join on key, batch, load time and row hash that an engine
+    skips altogether when there are none. Each part starts from the table itself, so the
+    query never materialises the full rows twice. Ties in batch and load time (a key stored
+    twice by one batch) go to the greater row hash, so the choice is deterministic.
     """
     key = list(spec.require_key())
     version = [spec.batch_column, spec.loaded_at_column]
@@ -77,17 +80,11 @@ def newest_versions(
     candidates = rows(*key, *version).semi_join(repeated, key)
     rank = ibis.row_number().over(
         group_by=[candidates[k] for k in key],
-        order_by=[candidates[spec.loaded_at_column].desc(), candidates[spec.batch_column].desc()],
+        order_by=[candidates[c].desc() for c in (version[1], version[0], *version[2:])],
     )
-    newest = candidates.mutate(_rank=rank).filter(ibis._._rank == 0)
-    newest = newest.select(*key, **{f"_newest{c}": newest[c] for c in version})
-    full = rows()
-    joined = full.left_join(newest, key)
-    single = joined[f"_newest{spec.batch_column}"].isnull()
-    match = ibis.literal(True)
-    for c in version:
-        match = match & (joined[c] == joined[f"_newest{c}"])
-    return joined.filter(single | match).select(*full.columns)
+    newest = candidates.mutate(_rank=rank).filter(ibis._._rank == 0).select(*key, *version)
+    single = rows().anti_join(repeated, key)
+    return single.union(table.semi_join(newest, [*key, *version]))
 
 
 @dataclass(frozen=True)
