@@ -57,11 +57,13 @@ test: install-test
 	$(BIN)/python -m pytest -q
 
 # `make bench BENCH_SIZE=large` runs the 1,000,000-customer figures; BENCH_SUITE picks suites
-# (comma-separated; `generate,ingest` is the generation and ingestion pair).
+# (comma-separated; `generate,ingest` is the generation and ingestion pair); BENCH_REPEAT=3
+# runs three interleaved rounds and reports medians.
 BENCH_SUITE ?= all
 BENCH_SIZE ?= small
+BENCH_REPEAT ?= 1
 bench: install-test
-	$(BIN)/python -m bench $(BENCH_SUITE) --size $(BENCH_SIZE)
+	$(BIN)/python -m bench $(BENCH_SUITE) --size $(BENCH_SIZE) --repeat $(BENCH_REPEAT)
 
 lint: install-test
 	$(BIN)/python -m pip install -q -e '.[dev]'
