@@ -70,13 +70,7 @@ def newest_versions(
         repeated = rows(*key, spec.batch_column, spec.loaded_at_column, of=index)
         repeated = repeated.select(*key).distinct()
     else:
-        repeated = (
-            rows(*key, spec.loaded_at_column)
-            .group_by(key)
-            .aggregate(_versions=ibis._.count())
-            .filter(ibis._._versions > 1)
-            .select(*key)
-        )
+        repeated = _stored_more_than_once(rows(*key, spec.loaded_at_column), key)
     candidates = rows(*key, *version).semi_join(repeated, key)
     rank = ibis.row_number().over(
         group_by=[candidates[k] for k in key],
@@ -85,6 +79,12 @@ def newest_versions(
     newest = candidates.mutate(_rank=rank).filter(ibis._._rank == 0).select(*key, *version)
     single = rows().anti_join(repeated, key)
     return single.union(table.semi_join(newest, [*key, *version]))
+
+
+def _stored_more_than_once(rows: ibis.Table, key: list[str]) -> ibis.Table:
+    """The keys occurring more than once among ``rows`` (returned as the key columns)."""
+    counted = rows.group_by(key).aggregate(_versions=ibis._.count())
+    return counted.filter(counted._versions > 1).select(*key)
 
 
 @dataclass(frozen=True)
@@ -292,14 +292,7 @@ class Warehouse(abc.ABC):
             key = list(spec.key)
             t = self.table(name)
             ours = t.filter(t[spec.batch_column] == writer.batch_id).select(*key)
-            repeated = (
-                t.select(*key)
-                .semi_join(ours, key)
-                .group_by(key)
-                .aggregate(_versions=ibis._.count())
-                .filter(ibis._._versions > 1)
-                .select(*key)
-            )
+            repeated = _stored_more_than_once(t.select(*key).semi_join(ours, key), key)
             added += writer.append(index.name, self.to_arrow(repeated))
         return added
 
